@@ -1,0 +1,153 @@
+"""Kernel-idiom masking: rewrite C source so tree-sitter-c sees every call.
+
+Every rewrite preserves byte length and newlines, so rows and columns in the
+parse tree are those of the original file. Rewrites only replace bytes with
+spaces or with a same-length keyword; nothing is inserted or removed.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Annotations the compiler (or sparse) sees as attributes; tree-sitter-c reads
+# them as stray identifiers and wraps the declaration in ERROR nodes.
+_BARE_ATTRIBUTES = (
+    "__iomem __user __rcu __force __must_check __init __exit __always_inline noinline "
+    "__maybe_unused __cold __hot __percpu __read_mostly __ro_after_init __initdata "
+    "__initconst __exitdata __refdata __ref __noreturn __weak __pure __packed "
+    "__cacheline_aligned __cacheline_aligned_in_smp ____cacheline_aligned __nocast __safe "
+    "__private __kernel __nonstring __visible __used __always_unused __attribute_const__ "
+    "__randomize_layout __no_randomize_layout __latent_entropy notrace __malloc __noclone "
+    "__flatten __bitwise __must_be_array __counted_by_ptr __init_or_module __meminit "
+    "__sched __lockfunc __fastpath __no_kcsan __noinline __alignof__"
+).split()
+# Attributes that take an argument list, which is blanked with them.
+_CALL_ATTRIBUTES = (
+    "__acquires __releases __must_hold __printf __scanf __aligned __counted_by __section "
+    "__free __cond_acquires __guarded_by __alloc_size __diagnose_as __nonnull __cleanup "
+    "__cond_lock_acquires __no_context_analysis"
+).split()
+
+_BARE_RE = re.compile(rb"\b(?:" + b"|".join(a.encode() for a in _BARE_ATTRIBUTES) + rb")\b")
+_CALL_RE = re.compile(rb"\b(?:" + b"|".join(a.encode() for a in _CALL_ATTRIBUTES) + rb")\s*\(")
+# A whole macro argument that is a type: container_of(p, const struct T, m), min_t(unsigned int, a, b),
+# DEFINE_FREE(n, struct T *, f). It becomes one identifier of the same length (`struct_T__`).
+_TYPE_ARG_RE = re.compile(
+    rb"([(,])(\s*)((?:(?:const|volatile)\s+)*"
+    rb"(?:(?:struct|union|enum)\s+\w+|(?:unsigned|signed|long|short)(?:[ \t]+(?:int|long|char|short))*)"
+    rb"[ \t*]*?)(?=[ \t]*[,)])"
+)
+_CALL_BEFORE_RE = re.compile(rb"\w\s*$")
+_OFFSETOF_RE = re.compile(rb"\boffsetof\b")
+_TYPE_WORDS_RE = re.compile(rb"\b(?:const|volatile|struct|union|enum)\b|\*")
+# An iterator macro opening a statement: list_for_each_entry(pos, head, m) { ... }.
+# `while (a, b, c) stmt` has the same shape and keeps the arguments' calls.
+_ITER_RE = re.compile(rb"^([ \t]+)(\w*for_?each\w*)(?=\s*\()", re.MULTILINE)
+
+
+def _blank(data: bytearray, start: int, end: int) -> None:
+    for i in range(start, end):
+        if data[i] not in (0x0A, 0x0D):
+            data[i] = 0x20
+
+
+def _matching_paren(data: bytes | bytearray, open_at: int) -> int:
+    """Index just past the parenthesis closing the one at open_at (or len(data))."""
+    depth = 0
+    for i in range(open_at, len(data)):
+        c = data[i]
+        if c == 0x28:
+            depth += 1
+        elif c == 0x29:
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return len(data)
+
+
+def mask_kernel_idioms(src: bytes) -> bytes:
+    """Return src with kernel idioms rewritten into plain C of the same length."""
+    data = bytearray(src)
+    for m in _BARE_RE.finditer(src):
+        _blank(data, m.start(), m.end())
+    for m in _CALL_RE.finditer(src):
+        _blank(data, m.start(), _matching_paren(src, m.end() - 1))
+    for m in _TYPE_ARG_RE.finditer(src):
+        # `(unsigned long)x` is a cast, not an argument: only a `(` that opens a call counts.
+        if m.group(1) == b"(" and not _CALL_BEFORE_RE.search(src, max(0, m.start() - 64), m.start()):
+            continue
+        start, end = m.start(3), m.end(3)
+        if b"\n" in src[start:end]:
+            # Split over lines: keep only the type's name, which is an identifier too.
+            data[start:end] = _TYPE_WORDS_RE.sub(lambda w: b" " * len(w.group()), src[start:end])
+        else:
+            data[start:end] = re.sub(rb"[ \t*]", b"_", src[start:end])
+    # offsetof(T, a.b) names a member path, which tree-sitter's offsetof rule does not take;
+    # as a plain macro call the path is an ordinary field expression.
+    for m in _OFFSETOF_RE.finditer(src):
+        data[m.start() : m.end()] = b"OFFSETOF"
+    for m in _ITER_RE.finditer(src):
+        name_start, name_end = m.start(2), m.end(2)
+        data[name_start:name_end] = b"while" + b" " * (name_end - name_start - 5)
+    return bytes(data)
+
+
+_DIRECTIVE_RE = re.compile(rb"^[ \t]*#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b", re.MULTILINE)
+
+
+def conditional_variants(src: bytes) -> tuple[bytes, bytes] | None:
+    """Two views of a file with preprocessor conditionals resolved.
+
+    The first keeps the first group of every #if chain, the second the last one
+    (the #else side). Together they show both sides of every conditional to a
+    parser that cannot follow a conditional splitting a statement. Returns None
+    when the file has no conditional.
+    """
+    lines = src.splitlines(keepends=True)
+    first = bytearray()
+    last = bytearray()
+    stack: list[list[int]] = []  # per open conditional: [current group, groups in chain]
+    groups_of: dict[int, int] = {}
+    open_at: list[int] = []
+    for n, line in enumerate(lines):
+        m = _DIRECTIVE_RE.match(line)
+        if not m:
+            continue
+        kind = m.group(1)
+        if kind in (b"if", b"ifdef", b"ifndef"):
+            open_at.append(n)
+            groups_of[n] = 1
+        elif kind in (b"elif", b"else") and open_at:
+            groups_of[open_at[-1]] += 1
+        elif kind == b"endif" and open_at:
+            open_at.pop()
+    if not groups_of:
+        return None
+    continuing = False
+    for n, line in enumerate(lines):
+        m = _DIRECTIVE_RE.match(line)
+        body = line.rstrip(b"\r\n")
+        blank_line = b" " * len(body) + line[len(body) :]
+        if continuing:
+            # The tail of a directive continued with a backslash is not code.
+            continuing = body.endswith(b"\\")
+            first += blank_line
+            last += blank_line
+            continue
+        if m:
+            continuing = body.endswith(b"\\")
+            kind = m.group(1)
+            if kind in (b"if", b"ifdef", b"ifndef"):
+                stack.append([0, groups_of.get(n, 1)])
+            elif kind in (b"elif", b"else") and stack:
+                stack[-1][0] += 1
+            elif kind == b"endif" and stack:
+                stack.pop()
+            first += blank_line
+            last += blank_line
+            continue
+        keep_first = all(g == 0 for g, _ in stack)
+        keep_last = all(g == total - 1 for g, total in stack)
+        first += line if keep_first else blank_line
+        last += line if keep_last else blank_line
+    return bytes(first), bytes(last)

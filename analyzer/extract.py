@@ -1,0 +1,444 @@
+"""Turn one C file into FileFacts: the only module that walks tree-sitter nodes."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from tree_sitter import Node
+
+from analyzer.cexpr import Expr, names_in, parse_int_literal
+from analyzer.cmask import conditional_variants, mask_kernel_idioms
+from analyzer.cparse import callee_name, expression, field_path, gaps, parse, text
+from analyzer.facts import (
+    Call,
+    FieldWrite,
+    FileFacts,
+    Function,
+    Guard,
+    OpsEntry,
+    OpsRuntimeClear,
+    OpsTable,
+)
+
+OPS_STRUCT = "vdpa_config_ops"
+_JUMPS = ("return_statement", "goto_statement", "break_statement", "continue_statement")
+_DEFINE_RE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+(\w+)[ \t]+\(?\s*(0[xX][0-9a-fA-F]+|\d+)[uUlL]*\s*\)?[ \t]*(?:/[*/].*)?$", re.M)
+_INCLUDE_RE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"]+)[>"]', re.M)
+
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
+
+
+def _always_jumps(stmt: Node) -> bool:
+    if stmt.type in _JUMPS:
+        return True
+    if stmt.type == "compound_statement":
+        body = [c for c in stmt.named_children if c.type != "comment"]
+        return bool(body) and body[-1].type in _JUMPS
+    return False
+
+
+def _line(node: Node) -> int:
+    return node.start_point[0] + 1
+
+
+class _FunctionWalker:
+    """Collects calls, member writes and single-assignment locals of one body,
+    each call with the guards under which it runs."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.writes: list[FieldWrite] = []
+        self.assigned: dict[str, list[Expr]] = {}
+
+    def guard(self, cond: Node, holds: bool) -> Guard:
+        return Guard(expression(cond), holds, " ".join(text(cond).split()), _line(cond))
+
+    def visit(self, node: Node, guards: tuple[Guard, ...]) -> None:
+        t = node.type
+        handler = getattr(self, "_" + t, None)
+        if handler is not None:
+            handler(node, guards)
+            return
+        for child in node.named_children:
+            self.visit(child, guards)
+
+    def _compound_statement(self, node: Node, guards: tuple[Guard, ...]) -> None:
+        extra: tuple[Guard, ...] = ()
+        for child in node.named_children:
+            if child.type == "labeled_statement":
+                extra = ()  # a jump target: reached whatever the earlier early exits said
+            self.visit(child, guards + extra)
+            if child.type == "if_statement" and child.child_by_field_name("alternative") is None:
+                cons = child.child_by_field_name("consequence")
+                cond = child.child_by_field_name("condition")
+                if cons is not None and cond is not None and _always_jumps(cons):
+                    extra = extra + (self.guard(cond, False),)
+
+    def _if_statement(self, node: Node, guards: tuple[Guard, ...]) -> None:
+        cond = node.child_by_field_name("condition")
+        cons = node.child_by_field_name("consequence")
+        alt = node.child_by_field_name("alternative")
+        if cond is None:
+            for child in node.named_children:
+                self.visit(child, guards)
+            return
+        self.visit(cond, guards)
+        if cons is not None:
+            self.visit(cons, guards + (self.guard(cond, True),))
+        if alt is not None:
+            self.visit(alt, guards + (self.guard(cond, False),))
+
+    def _conditional_expression(self, node: Node, guards: tuple[Guard, ...]) -> None:
+        cond = node.child_by_field_name("condition")
+        if cond is None:
+            for child in node.named_children:
+                self.visit(child, guards)
+            return
+        self.visit(cond, guards)
+        for name, holds in (("consequence", True), ("alternative", False)):
+            part = node.child_by_field_name(name)
+            if part is not None:
+                self.visit(part, guards + (self.guard(cond, holds),))
+
+    def _binary_expression(self, node: Node, guards: tuple[Guard, ...]) -> None:
+        op = node.child_by_field_name("operator")
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        op_text = text(op) if op is not None else ""
+        if left is None or right is None or op_text not in ("&&", "||"):
+            for child in node.named_children:
+                self.visit(child, guards)
+            return
+        self.visit(left, guards)
+        self.visit(right, guards + (self.guard(left, op_text == "&&"),))
+
+    def _while_statement(self, node: Node, guards: tuple[Guard, ...]) -> None:
+        cond = node.child_by_field_name("condition")
+        body = node.child_by_field_name("body")
+        if cond is not None:
+            self.visit(cond, guards)
+        if body is not None:
+            inner = guards + ((self.guard(cond, True),) if cond is not None else ())
+            self.visit(body, inner)
+
+    def _call_expression(self, node: Node, guards: tuple[Guard, ...]) -> None:
+        name = callee_name(node)
+        args_node = node.child_by_field_name("arguments")
+        args = [c for c in args_node.named_children if c.type != "comment"] if args_node else []
+        if name is not None:
+            self.calls.append(
+                Call(
+                    callee=name,
+                    args=tuple(expression(a) for a in args),
+                    arg_texts=tuple(" ".join(text(a).split()) for a in args),
+                    arg_paths=tuple(field_path(a) for a in args),
+                    line=_line(node),
+                    column=node.start_point[1] + 1,
+                    guards=guards,
+                )
+            )
+        for child in node.named_children:
+            self.visit(child, guards)
+
+    def _assignment_expression(self, node: Node, guards: tuple[Guard, ...]) -> None:
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        op = node.child_by_field_name("operator")
+        if left is not None and right is not None:
+            if left.type in ("field_expression", "subscript_expression", "pointer_expression"):
+                key = field_path(left)
+                if key:
+                    reads = frozenset(names_in(expression(right)) | _identifiers(right))
+                    self.writes.append(
+                        FieldWrite(key, reads, _line(left), left.start_point[1] + 1, guards)
+                    )
+            elif left.type == "identifier":
+                plain = op is not None and text(op) == "="
+                value = expression(right) if plain else ("?",)
+                self.assigned.setdefault(text(left), []).append(value)
+        for child in node.named_children:
+            self.visit(child, guards)
+
+    def _update_expression(self, node: Node, guards: tuple[Guard, ...]) -> None:
+        arg = node.child_by_field_name("argument")
+        if arg is not None and arg.type == "identifier":
+            self.assigned.setdefault(text(arg), []).append(("?",))
+        for child in node.named_children:
+            self.visit(child, guards)
+
+    def _init_declarator(self, node: Node, guards: tuple[Guard, ...]) -> None:
+        decl = node.child_by_field_name("declarator")
+        value = node.child_by_field_name("value")
+        name = _declared_name(decl) if decl is not None else None
+        if name is not None and value is not None:
+            self.assigned.setdefault(name, []).append(expression(value))
+        for child in node.named_children:
+            self.visit(child, guards)
+
+
+def _identifiers(node: Node) -> set[str]:
+    out: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.type == "identifier":
+            out.add(text(n))
+        stack.extend(n.named_children)
+    return out
+
+
+def _declared_name(decl: Node) -> str | None:
+    n: Node | None = decl
+    while n is not None:
+        if n.type in ("identifier", "field_identifier"):
+            return text(n)
+        n = n.child_by_field_name("declarator") or (
+            n.named_children[0] if n.type == "parenthesized_declarator" and n.named_children else None
+        )
+    return None
+
+
+def _function_declarator(decl: Node | None) -> Node | None:
+    n = decl
+    while n is not None and n.type != "function_declarator":
+        n = n.child_by_field_name("declarator")
+    return n
+
+
+def _params(fdecl: Node) -> tuple[str, ...]:
+    plist = fdecl.child_by_field_name("parameters")
+    out: list[str] = []
+    if plist is None:
+        return ()
+    for p in plist.named_children:
+        if p.type != "parameter_declaration":
+            continue
+        d = p.child_by_field_name("declarator")
+        out.append((_declared_name(d) if d is not None else None) or f"arg{len(out)}")
+    return tuple(out)
+
+
+def _is_static(fn_node: Node) -> bool:
+    return any(
+        c.type == "storage_class_specifier" and text(c) == "static" for c in fn_node.children
+    )
+
+
+def _walk_top(node: Node) -> list[Node]:
+    """Top-level definitions, looking inside preprocessor conditionals and ERROR wrappers."""
+    out: list[Node] = []
+    stack = list(reversed(node.named_children))
+    while stack:
+        n = stack.pop()
+        if n.type in ("function_definition", "declaration"):
+            out.append(n)
+        elif n.type.startswith("preproc_") or n.type in ("ERROR", "else_clause", "linkage_specification", "declaration_list"):
+            stack.extend(reversed(n.named_children))
+    return out
+
+
+def _gap_lines(node: Node) -> tuple[int, ...]:
+    return tuple(sorted({g.start_point[0] + 1 for g in gaps(node)}))
+
+
+def _defined_name(node: Node) -> str | None:
+    fdecl = _function_declarator(node.child_by_field_name("declarator"))
+    name_node = fdecl.child_by_field_name("declarator") if fdecl is not None else None
+    return _declared_name(name_node) if name_node is not None else None
+
+
+def _function(node: Node, path: str) -> Function | None:
+    fdecl = _function_declarator(node.child_by_field_name("declarator"))
+    body = node.child_by_field_name("body")
+    if fdecl is None or body is None:
+        return None
+    name_node = fdecl.child_by_field_name("declarator")
+    name = _declared_name(name_node) if name_node is not None else None
+    if name is None:
+        return None
+    walker = _FunctionWalker()
+    walker.visit(body, ())
+    single = tuple((k, v[0]) for k, v in walker.assigned.items() if len(v) == 1)
+    return Function(
+        name=name,
+        path=path,
+        line=_line(node),
+        column=node.start_point[1] + 1,
+        end_line=node.end_point[0] + 1,
+        static=_is_static(node),
+        params=_params(fdecl),
+        calls=tuple(walker.calls),
+        writes=tuple(walker.writes),
+        locals=single,
+        gap_lines=_gap_lines(node),
+    )
+
+
+def _merge_views(fn: Function, views: list[Function]) -> Function:
+    """One function seen in several #if views: union its calls and writes."""
+    clean = [v for v in views if not v.gap_lines]
+    if not clean:
+        return fn
+    calls = list(dict.fromkeys(c for v in clean for c in v.calls))
+    writes = list(dict.fromkeys(w for v in clean for w in v.writes))
+    calls.sort(key=lambda c: (c.line, c.column))
+    writes.sort(key=lambda w: (w.line, w.column))
+    return Function(
+        fn.name, fn.path, fn.line, fn.column, max(v.end_line for v in clean), fn.static,
+        clean[0].params, tuple(calls), tuple(writes), clean[0].locals, (),
+    )
+
+
+def _ops_table(node: Node, path: str) -> OpsTable | None:
+    type_node = node.child_by_field_name("type")
+    if type_node is None or type_node.type != "struct_specifier":
+        return None
+    name_node = type_node.child_by_field_name("name")
+    if name_node is None or text(name_node) != OPS_STRUCT:
+        return None
+    init = node.child_by_field_name("declarator")
+    if init is None or init.type != "init_declarator":
+        return None  # a forward declaration or a pointer: not a table
+    value = init.child_by_field_name("value")
+    decl = init.child_by_field_name("declarator")
+    name = _declared_name(decl) if decl is not None else None
+    if value is None or value.type != "initializer_list" or name is None or decl is None or decl.type != "identifier":
+        return None
+    entries: list[OpsEntry] = []
+    for pair in value.named_children:
+        if pair.type != "initializer_pair":
+            continue
+        designator = pair.child_by_field_name("designator")
+        val = pair.child_by_field_name("value")
+        if designator is None or val is None or designator.type != "field_designator":
+            continue
+        op = text(designator).lstrip(".").strip()
+        vtext = " ".join(text(val).split())
+        fn: str | None = None
+        conditional = False
+        if val.type == "identifier" and vtext != "NULL":
+            fn = vtext
+        elif val.type == "conditional_expression":
+            for part in ("consequence", "alternative"):
+                p = val.child_by_field_name(part)
+                if p is not None and p.type == "identifier" and text(p) != "NULL":
+                    fn, conditional = text(p), True
+        entries.append(OpsEntry(op, fn, _line(designator), designator.start_point[1] + 1, vtext, conditional))
+    const = any(c.type == "type_qualifier" and text(c) == "const" for c in node.children)
+    return OpsTable(name, path, _line(node), node.start_point[1] + 1, const, tuple(entries), _gap_lines(node))
+
+
+def _runtime_clears(fn_node: Node, fn_name: str, tables: set[str], path: str) -> list[OpsRuntimeClear]:
+    """`x = table; ... x.op = NULL` inside one function body."""
+    copies: dict[str, str] = {}
+    out: list[OpsRuntimeClear] = []
+    stack = [fn_node]
+    assigns: list[Node] = []
+    while stack:
+        n = stack.pop()
+        if n.type == "assignment_expression":
+            assigns.append(n)
+        stack.extend(n.named_children)
+    assigns.sort(key=lambda n: n.start_byte)
+    for a in assigns:
+        left, right = a.child_by_field_name("left"), a.child_by_field_name("right")
+        if left is None or right is None:
+            continue
+        rtext = text(right).strip()
+        if right.type == "identifier" and rtext in tables:
+            copies[" ".join(text(left).split())] = rtext
+        elif left.type == "field_expression" and rtext in ("NULL", "0"):
+            base = left.child_by_field_name("argument")
+            field = left.child_by_field_name("field")
+            key = " ".join(text(base).split()) if base is not None else ""
+            if key in copies and field is not None:
+                out.append(OpsRuntimeClear(copies[key], text(field), path, _line(left), left.start_point[1] + 1, fn_name))
+    return out
+
+
+def _config_ops_fields(root: Node) -> tuple[str, ...]:
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if n.type == "struct_specifier":
+            name = n.child_by_field_name("name")
+            body = n.child_by_field_name("body")
+            if name is not None and body is not None and text(name) == OPS_STRUCT:
+                fields: list[str] = []
+                inner = [body]
+                while inner:
+                    m = inner.pop()
+                    if m.type == "field_declaration":
+                        for d in m.children_by_field_name("declarator"):
+                            nm = _declared_name(d)
+                            if nm:
+                                fields.append(nm)
+                    else:
+                        inner.extend(m.named_children)
+                return tuple(sorted(set(fields)))
+        stack.extend(n.named_children)
+    return ()
+
+
+def extract(path: str, src: bytes) -> FileFacts:
+    masked = mask_kernel_idioms(src)
+    tree = parse(masked)
+    root = tree.root_node
+    tops = _walk_top(root)
+    functions: dict[tuple[str, int], Function] = {}
+    fn_nodes: list[tuple[Node, Function]] = []
+    for n in tops:
+        if n.type == "function_definition":
+            fn = _function(n, path)
+            if fn is not None:
+                functions[(fn.name, fn.line)] = fn
+                fn_nodes.append((n, fn))
+    if any(f.gap_lines for f in functions.values()) or _lost_functions(root):
+        _add_views(path, masked, functions)
+    tables = [t for n in tops if n.type == "declaration" for t in [_ops_table(n, path)] if t is not None]
+    names = {t.name for t in tables}
+    clears = [c for n, fn in fn_nodes for c in _runtime_clears(n, fn.name, names, path)] if names else []
+    defines = tuple(
+        (m.group(1).decode(), v)
+        for m in _DEFINE_RE.finditer(src)
+        for v in [parse_int_literal(m.group(2).decode())]
+        if v is not None
+    )
+    includes = tuple(m.group(1).decode("utf-8", "replace") for m in _INCLUDE_RE.finditer(src))
+    fields = _config_ops_fields(root) if OPS_STRUCT.encode() + b" {" in src else ()
+    ordered = sorted(functions.values(), key=lambda f: (f.line, f.name))
+    return FileFacts(path, tuple(ordered), tuple(tables), tuple(clears), defines, includes, fields, _gap_lines(root))
+
+
+def _lost_functions(root: Node) -> bool:
+    """Whether a top-level ERROR may have swallowed a function body."""
+    return any(
+        n.type == "ERROR" and any(c.type == "compound_statement" for c in n.named_children)
+        for n in root.named_children
+    )
+
+
+def _add_views(path: str, masked: bytes, functions: dict[tuple[str, int], Function]) -> None:
+    """Where a conditional splits a statement, parse each side on its own (SPEC §3)."""
+    variants = conditional_variants(masked)
+    if variants is None:
+        return
+    known = {f.name for f in functions.values() if not f.gap_lines}
+    seen: dict[str, list[Function]] = {}
+    for view in variants:
+        for n in _walk_top(parse(view).root_node):
+            if n.type == "function_definition" and _defined_name(n) not in known:
+                fn = _function(n, path)
+                if fn is not None:
+                    seen.setdefault(fn.name, []).append(fn)
+    by_name = {name: key for key, f in functions.items() for name in [f.name]}
+    for name, views in seen.items():
+        key = by_name.get(name)
+        if key is None:
+            clean = [v for v in views if not v.gap_lines]
+            if clean:  # lost entirely in the combined view
+                merged = _merge_views(clean[0], views)
+                functions[(merged.name, merged.line)] = merged
+        elif functions[key].gap_lines:
+            functions[key] = _merge_views(functions[key], views)

@@ -1,0 +1,166 @@
+"""The scanned tree as a lazy index: facts per file, ops tables, C-linkage resolution.
+
+Files are parsed only when needed: files that mention `vdpa_config_ops`, then a
+driver's own directory, then, for a name still unknown, the files of the tree
+whose column-0 lines look like its definition (kernel style puts every function
+definition's name on an unindented line).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from analyzer.api import VdpaApi, api_from_header
+from analyzer.extract import OPS_STRUCT, extract
+from analyzer.facts import FileFacts, Function, OpsTable
+from analyzer.source import Scan, SourceProblem, read_source
+
+_DEF_LINE_RE = re.compile(rb"^[A-Za-z_][\w \t*]*?\b([A-Za-z_]\w*)[ \t]*\(", re.M)
+
+
+def driver_root(path: str) -> str:
+    """The directory a driver's files live under: drivers/vdpa/<name> for vDPA parents."""
+    parts = PurePosixPath(path).parts
+    for i in range(len(parts) - 2):
+        if parts[i] == "drivers" and parts[i + 1] == "vdpa":
+            return "/".join(parts[: i + 3]) if len(parts) > i + 3 else "/".join(parts[: i + 2])
+    if len(parts) > 1 and "drivers" not in parts:
+        return parts[0]
+    return str(PurePosixPath(path).parent) if len(parts) > 1 else ""
+
+
+def driver_name(path: str) -> str:
+    root = driver_root(path)
+    return PurePosixPath(root).name if root else PurePosixPath(path).stem
+
+
+@dataclass(frozen=True)
+class Resolution:
+    function: Function | None
+    problem: SourceProblem | None = None  # the definition may be in a file we cannot read
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(PurePosixPath(a).parts, PurePosixPath(b).parts):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class TreeIndex:
+    def __init__(self, scan: Scan) -> None:
+        self.scan = scan
+        self._facts: dict[str, FileFacts | None] = {}
+        self.problems: dict[str, SourceProblem] = {p.path: p for p in scan.problems}
+        self._raw: dict[str, bytes] = {}
+        self._globals: dict[str, list[Function]] = {}
+        self._def_files: dict[str, list[str]] | None = None
+        self._api: VdpaApi | None = None
+
+    # -- files ---------------------------------------------------------------------------
+    def raw(self, rel: str) -> bytes | None:
+        if rel not in self._raw:
+            data = read_source(self.scan.root / rel)
+            if isinstance(data, str):
+                self.problems[rel] = SourceProblem(rel, f"cannot analyse: {data}")
+                return None
+            self._raw[rel] = data
+        return self._raw[rel]
+
+    def facts(self, rel: str) -> FileFacts | None:
+        if rel not in self._facts:
+            data = self.raw(rel)
+            facts = extract(rel, data) if data is not None else None
+            self._facts[rel] = facts
+            if facts is not None and self._walkable(rel):
+                for fn in facts.functions:
+                    if not fn.static or rel.endswith(".h"):
+                        self._globals.setdefault(fn.name, []).append(fn)
+        return self._facts[rel]
+
+    def _walkable(self, rel: str) -> bool:
+        """Driver code is walked into; kernel core (include/, kernel/, mm/, ...) is not:
+        the knowledge base summarises the primitives a driver calls there."""
+        return self.scan.api_header is None or rel.startswith("drivers/")
+
+    def parsed(self) -> list[FileFacts]:
+        return [f for f in self._facts.values() if f is not None]
+
+    @property
+    def api(self) -> VdpaApi:
+        if self._api is None:
+            header = self.scan.api_header
+            self._api = api_from_header(self.facts(header) if header else None)
+        return self._api
+
+    # -- ops tables ----------------------------------------------------------------------
+    def ops_tables(self) -> tuple[list[OpsTable], list[SourceProblem]]:
+        """Every ops table in the analysed files, and the files that may hold one but
+        could not be read (fail closed: those become VDPA000)."""
+        tables: list[OpsTable] = []
+        unreadable: list[SourceProblem] = []
+        needle = OPS_STRUCT.encode()
+        for rel in self.scan.files:
+            data = self.raw(rel)
+            if data is None:
+                raw = self._bytes_anyway(rel)
+                if raw is None or needle in raw:
+                    unreadable.append(self.problems[rel])
+                continue
+            if needle not in data:
+                continue
+            facts = self.facts(rel)
+            if facts is not None:
+                tables.extend(facts.tables)
+        unreadable.extend(p for p in self.scan.problems if p not in unreadable)
+        return tables, unreadable
+
+    def _bytes_anyway(self, rel: str) -> bytes | None:
+        try:
+            return (self.scan.root / rel).read_bytes()[: 64 * 1024 * 1024]
+        except OSError:
+            return None
+
+    # -- resolution ----------------------------------------------------------------------
+    def _definition_files(self) -> dict[str, list[str]]:
+        """Name -> walkable files with an unindented line that looks like its definition."""
+        if self._def_files is None:
+            self._def_files = {}
+            for rel in self.scan.tree_files:
+                if not self._walkable(rel):
+                    continue
+                data = self.raw(rel) if rel not in self.problems else self._bytes_anyway(rel)
+                if data is None:
+                    continue
+                for name in {m.group(1) for m in _DEF_LINE_RE.finditer(data)}:
+                    self._def_files.setdefault(name.decode("ascii", "replace"), []).append(rel)
+        return self._def_files
+
+    def resolve(self, name: str, from_path: str) -> Resolution:
+        """C linkage: the caller's file first (statics included), then the other files
+        of the tree, nearest directory first (the driver's own directory wins)."""
+        own = self.facts(from_path)
+        if own is not None and name in own.functions_by_name and self._walkable(from_path):
+            return Resolution(own.functions_by_name[name])
+        candidates = sorted(
+            set(self._definition_files().get(name, ())),
+            key=lambda r: (-_common_prefix(r, from_path), r),
+        )
+        for rel in candidates:
+            if rel in self.problems:
+                return Resolution(None, self.problems[rel])
+            self.facts(rel)
+            found = self._nearest(name, from_path)
+            if found is not None:
+                return Resolution(found)
+        return Resolution(None)
+
+    def _nearest(self, name: str, from_path: str) -> Function | None:
+        defs = self._globals.get(name)
+        if not defs:
+            return None
+        return max(defs, key=lambda f: (_common_prefix(f.path, from_path), f.path.endswith(".c")))

@@ -1,0 +1,154 @@
+"""Finding and reading source files, failing closed.
+
+Problems with a file are values (`SourceProblem`); only a path named on the
+command line that cannot be used at all raises `InputError`, which the CLI
+turns into one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+SOURCE_SUFFIXES = (".c", ".h")
+MAX_FILE_BYTES = 8 * 1024 * 1024  # the largest file in a kernel tree is under 6 MB
+API_HEADER = "include/linux/vdpa.h"
+
+
+class InputError(Exception):
+    """The run cannot be done with the input given (exit status 2)."""
+
+
+@dataclass(frozen=True)
+class SourceProblem:
+    path: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Scan:
+    root: Path  # paths in output are relative to it
+    files: tuple[str, ...]  # the analysed files (relative, '/'-separated)
+    tree_files: tuple[str, ...]  # every source file of the tree, for resolving callees
+    problems: tuple[SourceProblem, ...]
+    api_header: str | None
+
+
+def kernel_root(path: Path) -> Path | None:
+    """The nearest directory at or above path holding include/linux/vdpa.h."""
+    here = path if path.is_dir() else path.parent
+    for d in (here, *here.parents):
+        if (d / API_HEADER).is_file():
+            return d
+    return None
+
+
+def _describe(err: OSError) -> str:
+    if err.errno == errno.ELOOP:
+        return "symbolic link loop"
+    return err.strerror or str(err)
+
+
+def read_source(path: Path) -> bytes | str:
+    """The file's bytes, or why it cannot be analysed."""
+    try:
+        st = os.stat(path)
+    except OSError as err:
+        return _describe(err)
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if st.st_size > MAX_FILE_BYTES:
+        return f"file too large ({st.st_size / 1e6:.1f} MB, limit {MAX_FILE_BYTES // (1024 * 1024)} MB)"
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        return _describe(err)
+    if b"\0" in data:
+        return "binary file (contains NUL bytes)"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return f"not UTF-8 text (byte {err.start})"
+    return data
+
+
+def _walk(top: Path, root: Path, files: list[str], problems: list[SourceProblem]) -> None:
+    for dirpath, dirnames, filenames in os.walk(top, onerror=None, followlinks=False):
+        dirnames.sort()
+        d = Path(dirpath)
+        for name in sorted(filenames):
+            if not name.endswith(SOURCE_SUFFIXES):
+                continue
+            p = d / name
+            rel = p.relative_to(root).as_posix()
+            if p.is_symlink():
+                try:
+                    p.resolve(strict=True)
+                except (OSError, RuntimeError) as err:
+                    reason = _describe(err) if isinstance(err, OSError) else "symbolic link loop"
+                    problems.append(SourceProblem(rel, f"cannot read: {reason}"))
+                    continue
+            files.append(rel)
+
+
+def _relative(p: Path, root: Path) -> str:
+    try:
+        return p.relative_to(root).as_posix()
+    except ValueError:
+        return p.as_posix()
+
+
+def scan(paths: list[str]) -> Scan:
+    if not paths:
+        raise InputError("no path given")
+    resolved: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        try:
+            os.stat(p)
+        except OSError as err:
+            if err.errno == errno.ENOENT:
+                raise InputError(f"{raw}: no such file or directory") from None
+            raise InputError(f"{raw}: {_describe(err)}") from None
+        if p.is_file():
+            if not p.name.endswith(SOURCE_SUFFIXES):
+                raise InputError(f"{raw}: not a C source file (.c or .h)")
+            data = read_source(p)
+            if isinstance(data, str):
+                raise InputError(f"{raw}: {data}")
+        elif not p.is_dir():
+            raise InputError(f"{raw}: not a regular file or directory")
+        resolved.append(p.absolute())
+    root = kernel_root(resolved[0])
+    if root is None or not all(_inside(p, root) for p in resolved):
+        first = resolved[0]
+        root = Path(os.path.commonpath([p if p.is_dir() else p.parent for p in resolved]))
+        if not first.is_dir() and len(resolved) == 1:
+            root = first.parent
+    files: list[str] = []
+    problems: list[SourceProblem] = []
+    for p in resolved:
+        if p.is_dir():
+            _walk(p, root, files, problems)
+        else:
+            files.append(_relative(p, root))
+    api = API_HEADER if (root / API_HEADER).is_file() else None
+    # Callees resolve across the tree's drivers (SPEC §3); kernel core in include/ is
+    # summarised by the knowledge base instead of being walked.
+    tree: list[str] = []
+    if api is not None and (root / "drivers").is_dir():
+        _walk(root / "drivers", root, tree, [])
+    files = list(dict.fromkeys(files))
+    tree_files = tuple(dict.fromkeys(files + tree))
+    return Scan(root, tuple(files), tree_files, tuple(problems), api)
+
+
+def _inside(p: Path, root: Path) -> bool:
+    try:
+        p.relative_to(root)
+        return True
+    except ValueError:
+        return False
