@@ -50,9 +50,13 @@ class _FunctionWalker:
         self.calls: list[Call] = []
         self.writes: list[FieldWrite] = []
         self.assigned: dict[str, list[Expr]] = {}
+        self.local_reads: dict[str, set[str]] = {}
 
     def guard(self, cond: Node, holds: bool) -> Guard:
-        return Guard(expression(cond), holds, " ".join(text(cond).split()), _line(cond))
+        shown = cond
+        while shown.type == "parenthesized_expression" and shown.named_child_count == 1:
+            shown = shown.named_children[0]
+        return Guard(expression(cond), holds, " ".join(text(shown).split()), _line(cond))
 
     def visit(self, node: Node, guards: tuple[Guard, ...]) -> None:
         t = node.type
@@ -157,6 +161,7 @@ class _FunctionWalker:
                 plain = op is not None and text(op) == "="
                 value = expression(right) if plain else ("?",)
                 self.assigned.setdefault(text(left), []).append(value)
+                self.local_reads.setdefault(text(left), set()).update(_identifiers(right))
         for child in node.named_children:
             self.visit(child, guards)
 
@@ -173,6 +178,7 @@ class _FunctionWalker:
         name = _declared_name(decl) if decl is not None else None
         if name is not None and value is not None:
             self.assigned.setdefault(name, []).append(expression(value))
+            self.local_reads.setdefault(name, set()).update(_identifiers(value))
         for child in node.named_children:
             self.visit(child, guards)
 
@@ -271,6 +277,7 @@ def _function(node: Node, path: str) -> Function | None:
         calls=tuple(walker.calls),
         writes=tuple(walker.writes),
         locals=single,
+        local_reads=tuple((k, frozenset(v)) for k, v in walker.local_reads.items()),
         gap_lines=_gap_lines(node),
     )
 
@@ -286,7 +293,7 @@ def _merge_views(fn: Function, views: list[Function]) -> Function:
     writes.sort(key=lambda w: (w.line, w.column))
     return Function(
         fn.name, fn.path, fn.line, fn.column, max(v.end_line for v in clean), fn.static,
-        clean[0].params, tuple(calls), tuple(writes), clean[0].locals, (),
+        clean[0].params, tuple(calls), tuple(writes), clean[0].locals, clean[0].local_reads, (),
     )
 
 

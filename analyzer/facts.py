@@ -56,6 +56,8 @@ class Function:
     writes: tuple[FieldWrite, ...]
     # Locals assigned exactly once, in source order: their value in terms of params.
     locals: tuple[tuple[str, Expr], ...] = ()
+    # Every local and the identifiers its assigned values read (for taint of `asid`).
+    local_reads: tuple[tuple[str, frozenset[str]], ...] = ()
     gap_lines: tuple[int, ...] = ()  # lines tree-sitter could not parse, in every view
 
 

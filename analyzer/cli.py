@@ -1,0 +1,144 @@
+"""Command line: `vdpa-lint check|rules` (SPEC §4). The only place that does I/O
+on outputs and turns problems into exit statuses: 0 clean, 1 findings at or
+above --fail-on, 2 the run could not be done."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+from analyzer import __version__
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
+FAIL_ON = ("error", "warning", "note", "never")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # One clear line, as for every other unusable input.
+        sys.stderr.write(f"vdpa-lint: error: {message} (see 'vdpa-lint --help')\n")
+        raise SystemExit(EXIT_UNUSABLE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="vdpa-lint", description="Check vDPA parent drivers against the Linux 6.7 "
+                "reset/mapping contract.")
+    p.add_argument("--version", action="version", version=f"vdpa-lint {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    c = sub.add_parser("check", help="lint a kernel tree, directories or files")
+    c.add_argument("paths", nargs="+", metavar="PATH")
+    c.add_argument("--format", choices=("text", "json"), default="text")
+    c.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically)")
+    c.add_argument("--fail-on", choices=FAIL_ON, default="error",
+                   help="lowest severity that makes the exit status 1 (default: error)")
+    c.add_argument("--select", action="append", default=[], metavar="IDS",
+                   help="only these rules (ids or names, comma-separated)")
+    c.add_argument("--ignore", action="append", default=[], metavar="IDS", help="skip these rules")
+    c.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    r = sub.add_parser("rules", help="list the rules with their text")
+    r.add_argument("--format", choices=("text", "json"), default="text")
+    r.add_argument("ids", nargs="*", metavar="ID", help="show only these rules")
+    return p
+
+
+def write_atomically(path: str, data: str) -> None:
+    """Write data to path through a temporary file and a rename: never half a report."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _check(args: argparse.Namespace) -> int:
+    from analyzer.engine import analyse
+    from analyzer.findings import SEVERITY_RANK
+    from analyzer.formats import formatter
+    from analyzer.rulebook import load_rules, resolve_rule_ids
+
+    rules = load_rules()
+    enabled = resolve_rule_ids(rules, args.select) if args.select else set(rules)
+    enabled -= resolve_rule_ids(rules, args.ignore)
+    if args.output:
+        out_dir = Path(args.output).parent
+        if not out_dir.is_dir():
+            raise _Unusable(f"{args.output}: directory {out_dir} does not exist")
+    result = analyse(args.paths, rules, enabled)
+    if not result.drivers and not result.findings:
+        raise _Unusable(f"no vDPA parent driver (struct vdpa_config_ops table) found under "
+                        f"{' '.join(args.paths)}")
+    for e in result.errors:
+        sys.stderr.write(f"vdpa-lint: warning: {e.path}: {e.message}\n")
+    color = args.color == "always" or (
+        args.color == "auto" and not args.output and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    )
+    text = formatter(args.format, color)(result, rules)
+    if args.output:
+        write_atomically(args.output, text)
+    else:
+        sys.stdout.write(text)
+    if args.fail_on == "never":
+        return EXIT_CLEAN
+    threshold = SEVERITY_RANK[args.fail_on]
+    failing = any(SEVERITY_RANK[f.severity] >= threshold for f in result.findings)
+    return EXIT_FINDINGS if failing else EXIT_CLEAN
+
+
+def _rules(args: argparse.Namespace) -> int:
+    import json
+
+    from analyzer.rulebook import load_rules, resolve_rule_ids
+
+    rules = load_rules()
+    chosen = resolve_rule_ids(rules, args.ids) if args.ids else set(rules)
+    shown = [rules[i] for i in sorted(chosen)]
+    if args.format == "json":
+        sys.stdout.write(json.dumps([
+            {"id": r.id, "name": r.name, "severity": r.severity, "confidence": r.confidence,
+             "scope": r.scope, "summary": r.summary, "rationale": r.rationale, "fix": r.fix,
+             "seeds": list(r.seeds), "references": list(r.references), "aliases": list(r.aliases)}
+            for r in shown], indent=2) + "\n")
+        return EXIT_CLEAN
+    for r in shown:
+        scope = " (gate only)" if r.scope == "gate" else ""
+        sys.stdout.write(f"{r.id} {r.name} [{r.severity}]{scope}\n  {r.summary}\n")
+        if args.ids:
+            for title, body in (("Why", r.rationale), ("Fix", r.fix)):
+                wrapped = textwrap.fill(" ".join(body.split()), 96, initial_indent="    ",
+                                        subsequent_indent="    ")
+                sys.stdout.write(f"  {title}:\n{wrapped}\n")
+    return EXIT_CLEAN
+
+
+class _Unusable(Exception):
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    from analyzer.knowledge import KnowledgeError
+    from analyzer.rulebook import RuleFileError
+    from analyzer.source import InputError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return _check(args) if args.command == "check" else _rules(args)
+    except (InputError, RuleFileError, KnowledgeError, _Unusable) as err:
+        sys.stderr.write(f"vdpa-lint: error: {err}\n")
+    except OSError as err:
+        sys.stderr.write(f"vdpa-lint: error: {err.filename or ''}: {err.strerror or err}\n")
+    except KeyboardInterrupt:
+        sys.stderr.write("vdpa-lint: interrupted\n")
+        return 130
+    return EXIT_UNUSABLE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""The values the engine hands to formatters: findings, driver summaries, run results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from analyzer.api import VdpaApi
+from analyzer.facts import OpsTable
+from analyzer.source import SourceProblem
+
+SEVERITY_RANK = {"note": 0, "warning": 1, "error": 2}
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    function: str
+    path: str
+    line: int
+    column: int
+    note: str
+
+
+@dataclass(frozen=True)
+class TableRef:
+    name: str
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    name: str
+    severity: str
+    path: str
+    line: int
+    column: int
+    message: str
+    ops_table: TableRef | None = None
+    trace: tuple[TraceStep, ...] = ()
+    driver: str | None = None
+    confidence: str = "high"
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (self.path, self.line, self.column, self.rule_id, self.ops_table.name if self.ops_table else "")
+
+
+@dataclass(frozen=True)
+class DriverReport:
+    driver: str
+    table: OpsTable
+    ops: dict[str, str] = field(compare=False)
+    conditional_ops: tuple[tuple[str, str], ...] = ()  # (op, why it may be absent)
+    not_applicable: tuple[tuple[str, str], ...] = ()  # (rule id, why)
+
+
+@dataclass(frozen=True)
+class Result:
+    root: str
+    api: VdpaApi
+    drivers: tuple[DriverReport, ...]
+    findings: tuple[Finding, ...]
+    errors: tuple[SourceProblem, ...]
+    files_parsed: int = 0

@@ -1,0 +1,23 @@
+"""Output formatters: each turns a Result into text; the caller writes it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from analyzer.findings import Result
+from analyzer.rulebook import Rule
+
+Formatter = Callable[[Result, dict[str, Rule]], str]
+
+
+def formatter(name: str, color: bool = False) -> Formatter:
+    if name == "json":
+        from analyzer.formats.jsonfmt import format_json
+
+        return format_json
+    from analyzer.formats.text import TextFormatter
+
+    return TextFormatter(color).format
+
+
+FORMATS = ("text", "json")
