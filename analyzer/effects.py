@@ -49,6 +49,24 @@ class Reach:
 Env = tuple[tuple[str, int], ...]
 
 
+def negate(cond: str) -> str:
+    """`!(x)` for display, without stacking `!(!x)`."""
+    if cond.startswith("!(") and cond.endswith(")") and _balanced(cond[2:-1]):
+        return cond[2:-1]
+    if cond.startswith("!") and not cond.startswith("!=") and _balanced(cond[1:]) and " " not in cond:
+        return cond[1:]
+    return f"!({cond})"
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
 class EffectWalker:
     def __init__(self, index: TreeIndex, kb: KnowledgeBase) -> None:
         self.index = index
@@ -111,7 +129,7 @@ class EffectWalker:
         for g in guards:
             value = evaluate(g.expr, env)
             if value is None:
-                unknown.append(g.text if g.holds else f"!({g.text})")
+                unknown.append(g.text if g.holds else negate(g.text))
             elif bool(value) != g.holds:
                 return None
         return tuple(unknown)

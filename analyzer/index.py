@@ -66,7 +66,7 @@ class TreeIndex:
         if rel not in self._raw:
             data = read_source(self.scan.root / rel)
             if isinstance(data, str):
-                self.problems[rel] = SourceProblem(rel, f"cannot analyse: {data}")
+                self.problems[rel] = SourceProblem(rel, data)
                 return None
             self._raw[rel] = data
         return self._raw[rel]
@@ -146,18 +146,17 @@ class TreeIndex:
         own = self.facts(from_path)
         if own is not None and name in own.functions_by_name and self._walkable(from_path):
             return Resolution(own.functions_by_name[name])
-        candidates = sorted(
-            set(self._definition_files().get(name, ())),
-            key=lambda r: (-_common_prefix(r, from_path), r),
-        )
+        candidates = self._definition_files().get(name, ())
         for rel in candidates:
-            if rel in self.problems:
+            if rel not in self.problems:
+                self.facts(rel)
+        found = self._nearest(name, from_path)
+        nearest_ok = _common_prefix(found.path, from_path) if found else -1
+        for rel in candidates:
+            # Fail closed: a nearer file that may define it could not be analysed.
+            if rel in self.problems and _common_prefix(rel, from_path) > nearest_ok:
                 return Resolution(None, self.problems[rel])
-            self.facts(rel)
-            found = self._nearest(name, from_path)
-            if found is not None:
-                return Resolution(found)
-        return Resolution(None)
+        return Resolution(found)
 
     def _nearest(self, name: str, from_path: str) -> Function | None:
         defs = self._globals.get(name)
