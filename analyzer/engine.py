@@ -11,7 +11,7 @@ from analyzer.findings import DriverReport, Finding, Result, TableRef
 from analyzer.index import TreeIndex, driver_name
 from analyzer.knowledge import KnowledgeBase, load_knowledge
 from analyzer.rulebook import Rule
-from analyzer.source import scan
+from analyzer.source import InputError, scan
 
 # VDPA000 runs last: the other checks record the definitions they could not find.
 _ORDER = [*sorted(r for r in CHECKS if r != "VDPA000"), "VDPA000"]
@@ -56,6 +56,10 @@ def analyse(
     index = TreeIndex(tree)
     walker = EffectWalker(index, kb or load_knowledge())
     tables, unreadable = index.ops_tables()
+    for rel in tree.named_files:
+        facts = index.facts(rel)
+        if facts is not None and facts.gap_lines and not facts.functions and not facts.tables:
+            raise InputError(f"{rel}: not C source (syntax errors from line {facts.gap_lines[0]} on)")
     findings: dict[tuple[object, ...], Finding] = {}
     drivers: list[DriverReport] = []
     for table in tables:

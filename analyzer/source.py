@@ -35,6 +35,7 @@ class Scan:
     tree_files: tuple[str, ...]  # every source file of the tree, for resolving callees
     problems: tuple[SourceProblem, ...]
     api_header: str | None
+    named_files: tuple[str, ...] = ()  # files named on the command line, not found in a directory
 
 
 def kernel_root(path: Path) -> Path | None:
@@ -129,12 +130,14 @@ def scan(paths: list[str]) -> Scan:
         if not first.is_dir() and len(resolved) == 1:
             root = first.parent
     files: list[str] = []
+    named: list[str] = []
     problems: list[SourceProblem] = []
     for p in resolved:
         if p.is_dir():
             _walk(p, root, files, problems)
         else:
-            files.append(_relative(p, root))
+            named.append(_relative(p, root))
+            files.append(named[-1])
     api = API_HEADER if (root / API_HEADER).is_file() else None
     # Callees resolve across the tree's drivers (SPEC §3); kernel core in include/ is
     # summarised by the knowledge base instead of being walked.
@@ -143,7 +146,7 @@ def scan(paths: list[str]) -> Scan:
         _walk(root / "drivers", root, tree, [])
     files = list(dict.fromkeys(files))
     tree_files = tuple(dict.fromkeys(files + tree))
-    return Scan(root, tuple(files), tree_files, tuple(problems), api)
+    return Scan(root, tuple(files), tree_files, tuple(problems), api, tuple(named))
 
 
 def _inside(p: Path, root: Path) -> bool:

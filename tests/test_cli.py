@@ -1,0 +1,186 @@
+"""The command line as CI uses it: exit statuses, formats, and bad input (one line, exit 2)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, check_json, run_cli
+
+DEMO = FIXTURES / "demo-kernel"
+
+
+def _one_line_error(proc, fragment: str) -> None:
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("vdpa-lint: error:") and fragment in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_findings_at_or_above_fail_on_give_exit_1() -> None:
+    assert run_cli("check", str(DEMO)).returncode == 1
+    assert run_cli("check", "--fail-on", "never", str(DEMO)).returncode == 0
+    only_note = ("--select", "VDPA005")
+    assert run_cli("check", *only_note, "--fail-on", "warning", str(DEMO)).returncode == 0
+    assert run_cli("check", *only_note, "--fail-on", "note", str(DEMO)).returncode == 1
+
+
+def test_compliant_driver_alone_exits_0() -> None:
+    proc = run_cli("check", str(DEMO / "drivers" / "vdpa" / "good_vdpa"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip().endswith(".set_group_asid")  # the summary line names the API
+
+
+def test_text_output_is_gcc_style_with_the_trace() -> None:
+    out = run_cli("check", str(DEMO)).stdout.splitlines()
+    head = "drivers/vdpa/legacy_vdpa/legacy_mr.c:7:2: error: .reset (legacy_reset) clears upper-layer"
+    i = next(n for n, line in enumerate(out) if line.startswith(head))
+    assert out[i].endswith("[VDPA001 reset-clears-map]")
+    assert out[i + 1] == "  drivers/vdpa/legacy_vdpa/legacy_main.c:9:1: note: .reset = legacy_reset in legacy_ops"
+    assert out[i + 2] == "  drivers/vdpa/legacy_vdpa/legacy_main.c:14:2: note: legacy_reset calls legacy_teardown_mr"
+    assert out[i + 3] == ("  drivers/vdpa/legacy_vdpa/legacy_mr.c:14:2: note: legacy_teardown_mr calls "
+                          "legacy_prune when ld->mr_ready")
+    assert out[i + 4] == "  drivers/vdpa/legacy_vdpa/legacy_mr.c:7:2: note: legacy_prune calls vhost_iotlb_del_range"
+    assert re.match(r"^\d+ errors?, \d+ warnings?, \d+ notes? in 2 drivers \(2 ops tables\)", out[-1])
+
+
+def test_json_has_the_spec_fields() -> None:
+    data = check_json(DEMO)
+    assert data["tool"]["name"] == "vdpa-lint" and data["tool"]["version"]
+    drivers = {d["ops_table"]: d for d in data["drivers"]}
+    assert drivers["good_ops"] == {
+        "driver": "good_vdpa", "ops_table": "good_ops", "path": "drivers/vdpa/good_vdpa/good_main.c",
+        "line": 65, "const": True,
+        "ops": {"compat_reset": "good_compat_reset", "get_vq_desc_group": "good_get_vq_desc_group",
+                "reset": "good_reset", "reset_map": "good_reset_map", "set_group_asid": "good_set_group_asid",
+                "set_map": "good_set_map"},
+        "conditional_ops": {}, "not_applicable": {},
+    }
+    f = next(f for f in data["findings"] if f["rule_id"] == "VDPA001")
+    assert (f["name"], f["severity"], f["path"], f["line"], f["column"]) == (
+        "reset-clears-map", "error", "drivers/vdpa/legacy_vdpa/legacy_mr.c", 7, 2)
+    assert f["ops_table"] == {"name": "legacy_ops", "path": "drivers/vdpa/legacy_vdpa/legacy_main.c", "line": 24}
+    assert [(s["function"], s["line"]) for s in f["trace"]] == [
+        ("legacy_reset", 9), ("legacy_teardown_mr", 14), ("legacy_prune", 14), ("vhost_iotlb_del_range", 7)]
+    assert data["errors"] == []
+
+
+def test_conditional_ops_are_reported() -> None:
+    data = check_json(FIXTURES / "ops-tables")
+    copied = next(d for d in data["drivers"] if d["ops_table"] == "tb_copied_ops")
+    assert copied["conditional_ops"] == {
+        "get_vq_desc_group": "set to NULL at run time in tb_probe() at drivers/vdpa/tables/tables.c:76",
+        "reset_map": "chosen when the kernel is built: IS_ENABLED(CONFIG_TB_RESET_MAP) ? tb_reset_map : NULL",
+    }
+    names = sorted(d["ops_table"] for d in data["drivers"])
+    assert names == ["tb_copied_ops", "tb_shared_a_ops", "tb_shared_b_ops"]  # the forward declaration is no table
+    b = next(d for d in data["drivers"] if d["ops_table"] == "tb_shared_b_ops")
+    assert "compat_reset" not in b["ops"]  # `= NULL` is absent
+
+
+def test_old_api_says_which_rules_do_not_apply() -> None:
+    data = check_json(FIXTURES / "kernel-idioms")
+    for d in data["drivers"]:
+        assert d["not_applicable"]["VDPA002"] == "include/linux/vdpa.h has no .compat_reset"
+        assert d["not_applicable"]["VDPA005"] == "include/linux/vdpa.h has no .reset_map"
+    text = run_cli("check", str(FIXTURES / "kernel-idioms")).stdout
+    assert "note: VDPA002 not applicable: include/linux/vdpa.h has no .compat_reset" in text
+    assert "this tree's vdpa.h has no .compat_reset/.reset_map" in text
+
+
+def test_select_and_ignore() -> None:
+    ids = {f["rule_id"] for f in check_json(DEMO, extra=("--select", "VDPA001"))["findings"]}
+    assert ids == {"VDPA001"}
+    ids = {f["rule_id"] for f in check_json(DEMO, extra=("--ignore", "VDPA001,compat-reset-missing"))["findings"]}
+    assert ids == {"VDPA005"}
+
+
+def test_output_is_deterministic_and_written_atomically(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    first = run_cli("check", "--format", "json", "-o", str(out), str(FIXTURES))
+    assert first.returncode == 1 and first.stdout == ""
+    again = run_cli("check", "--format", "json", str(FIXTURES))
+    assert out.read_text() == again.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]  # no temp file left behind
+    _one_line_error(run_cli("check", "-o", str(tmp_path / "no" / "r.json"), str(DEMO)), "does not exist")
+
+
+def test_console_script_and_module_are_one_program() -> None:
+    assert run_cli("--version").stdout.startswith("vdpa-lint ")
+
+
+# -- bad input ---------------------------------------------------------------------------
+
+def test_missing_path(tmp_path: Path) -> None:
+    _one_line_error(run_cli("check", str(tmp_path / "nope")), "no such file or directory")
+
+
+def test_named_binary_file(tmp_path: Path) -> None:
+    f = tmp_path / "blob.c"
+    f.write_bytes(b"int x;\0\x01\x02")
+    _one_line_error(run_cli("check", str(f)), "binary file")
+
+
+def test_named_non_utf8_file(tmp_path: Path) -> None:
+    f = tmp_path / "latin.c"
+    f.write_bytes("/* caf\xe9 */ int x;\n".encode("latin-1"))
+    _one_line_error(run_cli("check", str(f)), "not UTF-8")
+
+
+def test_named_huge_file(tmp_path: Path) -> None:
+    f = tmp_path / "huge.c"
+    with f.open("wb") as fh:
+        fh.truncate(50 * 1024 * 1024)
+    _one_line_error(run_cli("check", str(f)), "file too large (52.4 MB")
+
+
+def test_named_syntax_garbage(tmp_path: Path) -> None:
+    f = tmp_path / "garbage.c"
+    f.write_text("@@@ }}} ((( this is not C ;;; <<<>>>\n" * 20)
+    _one_line_error(run_cli("check", str(f)), "not C source")
+
+
+def test_symlink_loop(tmp_path: Path) -> None:
+    (tmp_path / "a.c").symlink_to(tmp_path / "b.c")
+    (tmp_path / "b.c").symlink_to(tmp_path / "a.c")
+    _one_line_error(run_cli("check", str(tmp_path / "a.c")), "symbolic link loop")
+
+
+def test_directory_without_vdpa_parent(tmp_path: Path) -> None:
+    (tmp_path / "plain.c").write_text("int main(void) { return 0; }\n")
+    _one_line_error(run_cli("check", str(tmp_path)), "no vDPA parent driver")
+
+
+def test_unknown_option() -> None:
+    _one_line_error(run_cli("check", "--frobnicate", str(DEMO)), "unrecognized arguments")
+
+
+def test_bad_files_inside_a_tree_are_reported_not_skipped(tmp_path: Path) -> None:
+    import shutil
+
+    tree = tmp_path / "tree"
+    shutil.copytree(DEMO, tree, symlinks=False)
+    drv = tree / "drivers" / "vdpa" / "legacy_vdpa"
+    (drv / "loop1.c").symlink_to(drv / "loop2.c")
+    (drv / "loop2.c").symlink_to(drv / "loop1.c")
+    (drv / "dangling.c").symlink_to(tmp_path / "gone.c")
+    (drv / "latin.h").write_bytes(b"/* \xe9 */\n")
+    if os.geteuid() != 0:  # root reads anything: there the dangling link stands for an unreadable file
+        (drv / "secret.c").write_text("int x;\n")
+        (drv / "secret.c").chmod(0)
+    proc = run_cli("check", "--format", "json", str(tree))
+    assert proc.returncode == 1
+    data = json.loads(proc.stdout)
+    errors = {e["path"]: e["message"] for e in data["errors"]}
+    assert errors["drivers/vdpa/legacy_vdpa/loop1.c"] == "cannot read: symbolic link loop"
+    assert errors["drivers/vdpa/legacy_vdpa/dangling.c"] == "cannot read: No such file or directory"
+    assert errors["drivers/vdpa/legacy_vdpa/latin.h"].startswith("not UTF-8 text")
+    assert "warning: drivers/vdpa/legacy_vdpa/latin.h: not UTF-8 text" in proc.stderr
+    # unreadable files may hold an ops table: fail closed with VDPA000
+    vdpa000 = {f["path"] for f in data["findings"] if f["rule_id"] == "VDPA000"}
+    assert {"drivers/vdpa/legacy_vdpa/loop1.c", "drivers/vdpa/legacy_vdpa/dangling.c"} <= vdpa000
+    assert "drivers/vdpa/legacy_vdpa/latin.h" not in vdpa000  # readable bytes, no ops table in them
