@@ -15,8 +15,21 @@ CONTRACT_OPS = ("compat_reset", "reset_map", "get_vq_desc_group", "set_group_asi
 CLEAN_MAP_FLAG = "VDPA_RESET_F_CLEAN_MAP"
 # Used when the scanned files have no vdpa.h: the contract as of Linux 6.7.
 _LATEST_OPS = frozenset(
-    {"reset", "compat_reset", "reset_map", "get_vq_desc_group", "set_group_asid", "set_map",
-     "dma_map", "dma_unmap", "get_vq_group", "suspend", "resume", "bind_mm", "unbind_mm"}
+    {
+        "reset",
+        "compat_reset",
+        "reset_map",
+        "get_vq_desc_group",
+        "set_group_asid",
+        "set_map",
+        "dma_map",
+        "dma_unmap",
+        "get_vq_group",
+        "suspend",
+        "resume",
+        "bind_mm",
+        "unbind_mm",
+    }
 )
 
 

@@ -9,7 +9,7 @@ once `flags` is known to be 0 (SPEC §3).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Union
 
 Expr = tuple[Union[str, int, "Expr"], ...]
@@ -49,7 +49,7 @@ def names_in(expr: Expr) -> set[str]:
     return out
 
 
-_BINARY = {
+_BINARY: dict[str, Callable[[int, int], int | None]] = {
     "|": lambda a, b: a | b,
     "^": lambda a, b: a ^ b,
     "+": lambda a, b: a + b,

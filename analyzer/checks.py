@@ -53,8 +53,13 @@ class DriverContext:
                 if fn is None:
                     why = res.problem.message if res.problem else "no definition in the scanned tree"
                     self.missing.append(
-                        Issue("VDPA000", self.table.path, entry.line, entry.column,
-                              f"cannot analyse .{op} = {entry.function}: {why}")
+                        Issue(
+                            "VDPA000",
+                            self.table.path,
+                            entry.line,
+                            entry.column,
+                            f"cannot analyse .{op} = {entry.function}: {why}",
+                        )
                     )
             self._functions[op] = fn
         return self._functions[op]
@@ -102,7 +107,9 @@ def _distinct_sites(reaches: Iterable[Reach], effect: str) -> list[Reach]:
     return sorted(seen.values(), key=lambda r: (r.site.path, r.site.line, r.site.column))
 
 
-def _entry_issue(rule: str, entry: OpsEntry, table: OpsTable, message: str, severity: str | None = None) -> Issue:
+def _entry_issue(
+    rule: str, entry: OpsEntry, table: OpsTable, message: str, severity: str | None = None
+) -> Issue:
     return Issue(rule, table.path, entry.line, entry.column, message, severity=severity)
 
 
@@ -110,15 +117,26 @@ def check_analysis_gaps(ctx: DriverContext) -> list[Issue]:
     out: list[Issue] = []
     t = ctx.table
     if t.gap_lines:
-        out.append(Issue("VDPA000", t.path, t.gap_lines[0], 1,
-                         f"ops table {t.name} could not be fully parsed; its entries may be incomplete"))
+        out.append(
+            Issue(
+                "VDPA000",
+                t.path,
+                t.gap_lines[0],
+                1,
+                f"ops table {t.name} could not be fully parsed; its entries may be incomplete",
+            )
+        )
     for op in ("reset", "compat_reset", "set_group_asid"):
         flags = 0 if op == "compat_reset" else None
         for r in _distinct_sites(ctx.reach(op, flags), "gap"):
             if r.problem is not None:
-                msg = f"cannot analyse {r.primitive}() on the .{op} path: {r.problem.path}: {r.problem.message}"
+                msg = (
+                    f"cannot analyse {r.primitive}() on the .{op} path: {r.problem.path}: {r.problem.message}"
+                )
             else:
-                msg = f"{r.primitive}() on the .{op} path could not be fully parsed; calls in it may be missed"
+                msg = (
+                    f"{r.primitive}() on the .{op} path could not be fully parsed; calls in it may be missed"
+                )
             out.append(Issue("VDPA000", r.site.path, r.site.line, r.site.column, msg, trace_of(ctx, op, r)))
     out.extend(ctx.missing)
     return out
@@ -130,7 +148,7 @@ def check_reset_clears_map(ctx: DriverContext) -> list[Issue]:
     for r in _distinct_sites(ctx.reach("reset"), "clears_map"):
         msg = f".reset ({fn.name if fn else '?'}) clears upper-layer IOTLB mappings: {_chain(r)}()"
         if not ctx.api.has("compat_reset"):
-            msg += f"; this tree's vdpa.h has no .compat_reset/.reset_map to move the clearing to"
+            msg += "; this tree's vdpa.h has no .compat_reset/.reset_map to move the clearing to"
         out.append(Issue("VDPA001", r.site.path, r.site.line, r.site.column, msg, trace_of(ctx, "reset", r)))
     return out
 
@@ -144,9 +162,16 @@ def check_compat_reset_missing(ctx: DriverContext) -> list[Issue]:
     if not _distinct_sites(ctx.reach("reset"), "clears_map"):
         return []
     t = ctx.table
-    return [Issue("VDPA002", t.path, t.line, t.column,
-                  f"{t.name}: .reset clears mappings and there is no .compat_reset to keep that "
-                  f"behaviour for userspace without VHOST_BACKEND_F_IOTLB_PERSIST")]
+    return [
+        Issue(
+            "VDPA002",
+            t.path,
+            t.line,
+            t.column,
+            f"{t.name}: .reset clears mappings and there is no .compat_reset to keep that "
+            f"behaviour for userspace without VHOST_BACKEND_F_IOTLB_PERSIST",
+        )
+    ]
 
 
 def check_compat_reset_unguarded(ctx: DriverContext) -> list[Issue]:
@@ -155,10 +180,10 @@ def check_compat_reset_unguarded(ctx: DriverContext) -> list[Issue]:
         return []
     out = []
     for r in _distinct_sites(ctx.reach("compat_reset", 0), "clears_map"):
-        msg = (f".compat_reset ({entry.function}) clears mappings even without {CLEAN_MAP_FLAG}: "
-               f"{_chain(r)}()")
-        out.append(Issue("VDPA003", r.site.path, r.site.line, r.site.column, msg,
-                         trace_of(ctx, "compat_reset", r)))
+        msg = f".compat_reset ({entry.function}) clears mappings even without {CLEAN_MAP_FLAG}: {_chain(r)}()"
+        out.append(
+            Issue("VDPA003", r.site.path, r.site.line, r.site.column, msg, trace_of(ctx, "compat_reset", r))
+        )
     return out
 
 
@@ -169,9 +194,15 @@ def check_compat_reset_needless(ctx: DriverContext) -> list[Issue]:
     reach = ctx.reach("compat_reset", ctx.api.clean_map)
     if any(r.effect in ("clears_map", "gap") for r in reach):
         return []
-    return [_entry_issue("VDPA004", entry, ctx.table,
-                         f".compat_reset ({entry.function}) never clears mappings, even with "
-                         f"{CLEAN_MAP_FLAG}; a compliant driver implements only .reset")]
+    return [
+        _entry_issue(
+            "VDPA004",
+            entry,
+            ctx.table,
+            f".compat_reset ({entry.function}) never clears mappings, even with "
+            f"{CLEAN_MAP_FLAG}; a compliant driver implements only .reset",
+        )
+    ]
 
 
 def check_reset_map_missing(ctx: DriverContext) -> list[Issue]:
@@ -187,11 +218,26 @@ def check_reset_map_missing(ctx: DriverContext) -> list[Issue]:
         return []
     ops = "/".join("." + o for o in onchip)
     if t.entry("compat_reset") is not None:
-        return [Issue("VDPA005", t.path, t.line, t.column,
-                      f"{t.name} has {ops} and .compat_reset but no .reset_map to restore the initial mapping")]
-    return [Issue("VDPA005", t.path, t.line, t.column,
-                  f"{t.name} has {ops} but no .reset_map; vhost-vdpa cannot return an address space "
-                  f"to its initial mapping on release", severity="note")]
+        return [
+            Issue(
+                "VDPA005",
+                t.path,
+                t.line,
+                t.column,
+                f"{t.name} has {ops} and .compat_reset but no .reset_map to restore the initial mapping",
+            )
+        ]
+    return [
+        Issue(
+            "VDPA005",
+            t.path,
+            t.line,
+            t.column,
+            f"{t.name} has {ops} but no .reset_map; vhost-vdpa cannot return an address space "
+            f"to its initial mapping on release",
+            severity="note",
+        )
+    ]
 
 
 def check_dma_ops_unpaired(ctx: DriverContext) -> list[Issue]:
@@ -212,9 +258,15 @@ def check_desc_group_without_asid(ctx: DriverContext) -> list[Issue]:
     entry = t.entry("get_vq_desc_group")
     if entry is None or t.entry("set_group_asid") is not None:
         return []
-    return [_entry_issue("VDPA007", entry, t,
-                         f"{t.name} has .get_vq_desc_group but no .set_group_asid: the descriptor "
-                         f"group can never be moved to another address space{ctx.note('get_vq_desc_group')}")]
+    return [
+        _entry_issue(
+            "VDPA007",
+            entry,
+            t,
+            f"{t.name} has .get_vq_desc_group but no .set_group_asid: the descriptor "
+            f"group can never be moved to another address space{ctx.note('get_vq_desc_group')}",
+        )
+    ]
 
 
 def _binding_state(ctx: DriverContext) -> set[str]:
@@ -260,15 +312,22 @@ def check_reset_keeps_asid_binding(ctx: DriverContext) -> list[Issue]:
         ctx.not_applicable["VDPA008"] = "no ASID binding state found in .set_group_asid"
         return []
     written = {
-        _last(r.state) for r in ctx.reach("reset")
+        _last(r.state)
+        for r in ctx.reach("reset")
         if r.state and r.effect in ("write", "writes_state", "writes_asid_binding")
     }
     if {_last(k) for k in binding} & written:
         return []
     state = ", ".join(sorted(binding))
-    return [_entry_issue("VDPA008", entry, t,
-                         f".set_group_asid ({entry.function}) writes {state}, which the .reset path never "
-                         f"resets: groups stay bound to their ASID after reset")]
+    return [
+        _entry_issue(
+            "VDPA008",
+            entry,
+            t,
+            f".set_group_asid ({entry.function}) writes {state}, which the .reset path never "
+            f"resets: groups stay bound to their ASID after reset",
+        )
+    ]
 
 
 CHECKS: dict[str, Callable[[DriverContext], list[Issue]]] = {

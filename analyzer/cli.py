@@ -25,18 +25,29 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="vdpa-lint", description="Check vDPA parent drivers against the Linux 6.7 "
-                "reset/mapping contract.")
+    p = _Parser(
+        prog="vdpa-lint",
+        description="Check vDPA parent drivers against the Linux 6.7 reset/mapping contract.",
+    )
     p.add_argument("--version", action="version", version=f"vdpa-lint {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     c = sub.add_parser("check", help="lint a kernel tree, directories or files")
     c.add_argument("paths", nargs="+", metavar="PATH")
     c.add_argument("--format", choices=("text", "json"), default="text")
     c.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically)")
-    c.add_argument("--fail-on", choices=FAIL_ON, default="error",
-                   help="lowest severity that makes the exit status 1 (default: error)")
-    c.add_argument("--select", action="append", default=[], metavar="IDS",
-                   help="only these rules (ids or names, comma-separated)")
+    c.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="error",
+        help="lowest severity that makes the exit status 1 (default: error)",
+    )
+    c.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="IDS",
+        help="only these rules (ids or names, comma-separated)",
+    )
     c.add_argument("--ignore", action="append", default=[], metavar="IDS", help="skip these rules")
     c.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     r = sub.add_parser("rules", help="list the rules with their text")
@@ -73,8 +84,9 @@ def _check(args: argparse.Namespace) -> int:
             raise _Unusable(f"{args.output}: directory {out_dir} does not exist")
     result = analyse(args.paths, rules, enabled)
     if not result.drivers and not result.findings:
-        raise _Unusable(f"no vDPA parent driver (struct vdpa_config_ops table) found under "
-                        f"{' '.join(args.paths)}")
+        raise _Unusable(
+            f"no vDPA parent driver (struct vdpa_config_ops table) found under {' '.join(args.paths)}"
+        )
     for e in result.errors:
         sys.stderr.write(f"vdpa-lint: warning: {e.path}: {e.message}\n")
     color = args.color == "always" or (
@@ -101,19 +113,37 @@ def _rules(args: argparse.Namespace) -> int:
     chosen = resolve_rule_ids(rules, args.ids) if args.ids else set(rules)
     shown = [rules[i] for i in sorted(chosen)]
     if args.format == "json":
-        sys.stdout.write(json.dumps([
-            {"id": r.id, "name": r.name, "severity": r.severity, "confidence": r.confidence,
-             "scope": r.scope, "summary": r.summary, "rationale": r.rationale, "fix": r.fix,
-             "seeds": list(r.seeds), "references": list(r.references), "aliases": list(r.aliases)}
-            for r in shown], indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "name": r.name,
+                        "severity": r.severity,
+                        "confidence": r.confidence,
+                        "scope": r.scope,
+                        "summary": r.summary,
+                        "rationale": r.rationale,
+                        "fix": r.fix,
+                        "seeds": list(r.seeds),
+                        "references": list(r.references),
+                        "aliases": list(r.aliases),
+                    }
+                    for r in shown
+                ],
+                indent=2,
+            )
+            + "\n"
+        )
         return EXIT_CLEAN
     for r in shown:
         scope = " (gate only)" if r.scope == "gate" else ""
         sys.stdout.write(f"{r.id} {r.name} [{r.severity}]{scope}\n  {r.summary}\n")
         if args.ids:
             for title, body in (("Why", r.rationale), ("Fix", r.fix)):
-                wrapped = textwrap.fill(" ".join(body.split()), 96, initial_indent="    ",
-                                        subsequent_indent="    ")
+                wrapped = textwrap.fill(
+                    " ".join(body.split()), 96, initial_indent="    ", subsequent_indent="    "
+                )
                 sys.stdout.write(f"  {title}:\n{wrapped}\n")
     return EXIT_CLEAN
 

@@ -11,22 +11,82 @@ import re
 
 # Annotations the compiler (or sparse) sees as attributes; tree-sitter-c reads
 # them as stray identifiers and wraps the declaration in ERROR nodes.
-_BARE_ATTRIBUTES = (
-    "__iomem __user __rcu __force __must_check __init __exit __always_inline noinline "
-    "__maybe_unused __cold __hot __percpu __read_mostly __ro_after_init __initdata "
-    "__initconst __exitdata __refdata __ref __noreturn __weak __pure __packed "
-    "__cacheline_aligned __cacheline_aligned_in_smp ____cacheline_aligned __nocast __safe "
-    "__private __kernel __nonstring __visible __used __always_unused __attribute_const__ "
-    "__randomize_layout __no_randomize_layout __latent_entropy notrace __malloc __noclone "
-    "__flatten __bitwise __must_be_array __counted_by_ptr __init_or_module __meminit "
-    "__sched __lockfunc __fastpath __no_kcsan __noinline __alignof__"
-).split()
+_BARE_ATTRIBUTES = [
+    "__iomem",
+    "__user",
+    "__rcu",
+    "__force",
+    "__must_check",
+    "__init",
+    "__exit",
+    "__always_inline",
+    "noinline",
+    "__maybe_unused",
+    "__cold",
+    "__hot",
+    "__percpu",
+    "__read_mostly",
+    "__ro_after_init",
+    "__initdata",
+    "__initconst",
+    "__exitdata",
+    "__refdata",
+    "__ref",
+    "__noreturn",
+    "__weak",
+    "__pure",
+    "__packed",
+    "__cacheline_aligned",
+    "__cacheline_aligned_in_smp",
+    "____cacheline_aligned",
+    "__nocast",
+    "__safe",
+    "__private",
+    "__kernel",
+    "__nonstring",
+    "__visible",
+    "__used",
+    "__always_unused",
+    "__attribute_const__",
+    "__randomize_layout",
+    "__no_randomize_layout",
+    "__latent_entropy",
+    "notrace",
+    "__malloc",
+    "__noclone",
+    "__flatten",
+    "__bitwise",
+    "__must_be_array",
+    "__counted_by_ptr",
+    "__init_or_module",
+    "__meminit",
+    "__sched",
+    "__lockfunc",
+    "__fastpath",
+    "__no_kcsan",
+    "__noinline",
+    "__alignof__",
+]
 # Attributes that take an argument list, which is blanked with them.
-_CALL_ATTRIBUTES = (
-    "__acquires __releases __must_hold __printf __scanf __aligned __counted_by __section "
-    "__free __cond_acquires __guarded_by __alloc_size __diagnose_as __nonnull __cleanup "
-    "__cond_lock_acquires __no_context_analysis"
-).split()
+_CALL_ATTRIBUTES = [
+    "__acquires",
+    "__releases",
+    "__must_hold",
+    "__printf",
+    "__scanf",
+    "__aligned",
+    "__counted_by",
+    "__section",
+    "__free",
+    "__cond_acquires",
+    "__guarded_by",
+    "__alloc_size",
+    "__diagnose_as",
+    "__nonnull",
+    "__cleanup",
+    "__cond_lock_acquires",
+    "__no_context_analysis",
+]
 
 _BARE_RE = re.compile(rb"\b(?:" + b"|".join(a.encode() for a in _BARE_ATTRIBUTES) + rb")\b")
 _CALL_RE = re.compile(rb"\b(?:" + b"|".join(a.encode() for a in _CALL_ATTRIBUTES) + rb")\s*\(")

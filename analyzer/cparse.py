@@ -58,8 +58,10 @@ def field_path(node: Node) -> str:
         elif n.type in ("subscript_expression",):
             n = n.child_by_field_name("argument")
         elif n.type in ("pointer_expression", "parenthesized_expression", "cast_expression"):
-            n = n.child_by_field_name("argument") or n.child_by_field_name("value") or (
-                n.named_children[-1] if n.named_children else None
+            n = (
+                n.child_by_field_name("argument")
+                or n.child_by_field_name("value")
+                or (n.named_children[-1] if n.named_children else None)
             )
         else:
             break

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from analyzer.cexpr import evaluate
-from analyzer.facts import Call, Function
+from analyzer.facts import Call, Function, Guard
 from analyzer.index import TreeIndex
 from analyzer.knowledge import KnowledgeBase
 from analyzer.source import SourceProblem
@@ -123,7 +123,7 @@ class EffectWalker:
         return result
 
     @staticmethod
-    def _live(guards: tuple, env: Mapping[str, int]) -> tuple[str, ...] | None:
+    def _live(guards: tuple[Guard, ...], env: Mapping[str, int]) -> tuple[str, ...] | None:
         """None when a guard is known false; else the guards not known either way."""
         unknown: list[str] = []
         for g in guards:
@@ -155,11 +155,9 @@ class EffectWalker:
         if callee is None:
             return []
         callee_env: dict[str, int] = {}
-        for param, arg in zip(callee.params, call.args):
+        for param, arg in zip(callee.params, call.args, strict=False):
             value = evaluate(arg, env)
             if value is not None:
                 callee_env[param] = value
         inner = self._walk(callee, tuple(sorted(callee_env.items())), active, depth + 1)
-        return [
-            Reach(r.effect, r.primitive, (step, *r.trace), r.state, r.problem) for r in inner
-        ]
+        return [Reach(r.effect, r.primitive, (step, *r.trace), r.state, r.problem) for r in inner]

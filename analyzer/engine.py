@@ -74,14 +74,24 @@ def analyse(
                 f = _finding(rules[rule_id], issue, table)
                 findings.setdefault((f.rule_id, f.path, f.line, f.column, table.name, f.message), f)
         ops = {e.op: e.function for e in table.entries if e.function is not None}
-        drivers.append(DriverReport(
-            driver_name(table.path), table, ops,
-            tuple(sorted(ctx.conditional.items())), tuple(sorted(ctx.not_applicable.items())),
-        ))
+        drivers.append(
+            DriverReport(
+                driver_name(table.path),
+                table,
+                ops,
+                tuple(sorted(ctx.conditional.items())),
+                tuple(sorted(ctx.not_applicable.items())),
+            )
+        )
     if "VDPA000" in enabled and "VDPA000" in rules:
         for problem in unreadable:
-            issue = Issue("VDPA000", problem.path, 1, 1,
-                          f"{problem.message}; the file may hold a vDPA ops table and was not analysed")
+            issue = Issue(
+                "VDPA000",
+                problem.path,
+                1,
+                1,
+                f"{problem.message}; the file may hold a vDPA ops table and was not analysed",
+            )
             f = _finding(rules["VDPA000"], issue, None)
             findings.setdefault((f.rule_id, f.path, f.line, f.column, "", f.message), f)
     ordered = sorted(findings.values(), key=Finding.sort_key)

@@ -23,7 +23,10 @@ from analyzer.facts import (
 
 OPS_STRUCT = "vdpa_config_ops"
 _JUMPS = ("return_statement", "goto_statement", "break_statement", "continue_statement")
-_DEFINE_RE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+(\w+)[ \t]+\(?\s*(0[xX][0-9a-fA-F]+|\d+)[uUlL]*\s*\)?[ \t]*(?:/[*/].*)?$", re.M)
+_DEFINE_RE = re.compile(
+    rb"^[ \t]*#[ \t]*define[ \t]+(\w+)[ \t]+\(?\s*(0[xX][0-9a-fA-F]+|\d+)[uUlL]*\s*\)?[ \t]*(?:/[*/].*)?$",
+    re.M,
+)
 _INCLUDE_RE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"]+)[>"]', re.M)
 
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
@@ -154,9 +157,7 @@ class _FunctionWalker:
                 key = field_path(left)
                 if key:
                     reads = frozenset(names_in(expression(right)) | _identifiers(right))
-                    self.writes.append(
-                        FieldWrite(key, reads, _line(left), left.start_point[1] + 1, guards)
-                    )
+                    self.writes.append(FieldWrite(key, reads, _line(left), left.start_point[1] + 1, guards))
             elif left.type == "identifier":
                 plain = op is not None and text(op) == "="
                 value = expression(right) if plain else ("?",)
@@ -226,9 +227,7 @@ def _params(fdecl: Node) -> tuple[str, ...]:
 
 
 def _is_static(fn_node: Node) -> bool:
-    return any(
-        c.type == "storage_class_specifier" and text(c) == "static" for c in fn_node.children
-    )
+    return any(c.type == "storage_class_specifier" and text(c) == "static" for c in fn_node.children)
 
 
 def _walk_top(node: Node) -> list[Node]:
@@ -239,7 +238,12 @@ def _walk_top(node: Node) -> list[Node]:
         n = stack.pop()
         if n.type in ("function_definition", "declaration"):
             out.append(n)
-        elif n.type.startswith("preproc_") or n.type in ("ERROR", "else_clause", "linkage_specification", "declaration_list"):
+        elif n.type.startswith("preproc_") or n.type in (
+            "ERROR",
+            "else_clause",
+            "linkage_specification",
+            "declaration_list",
+        ):
             stack.extend(reversed(n.named_children))
     return out
 
@@ -292,8 +296,18 @@ def _merge_views(fn: Function, views: list[Function]) -> Function:
     calls.sort(key=lambda c: (c.line, c.column))
     writes.sort(key=lambda w: (w.line, w.column))
     return Function(
-        fn.name, fn.path, fn.line, fn.column, max(v.end_line for v in clean), fn.static,
-        clean[0].params, tuple(calls), tuple(writes), clean[0].locals, clean[0].local_reads, (),
+        fn.name,
+        fn.path,
+        fn.line,
+        fn.column,
+        max(v.end_line for v in clean),
+        fn.static,
+        clean[0].params,
+        tuple(calls),
+        tuple(writes),
+        clean[0].locals,
+        clean[0].local_reads,
+        (),
     )
 
 
@@ -310,7 +324,13 @@ def _ops_table(node: Node, path: str) -> OpsTable | None:
     value = init.child_by_field_name("value")
     decl = init.child_by_field_name("declarator")
     name = _declared_name(decl) if decl is not None else None
-    if value is None or value.type != "initializer_list" or name is None or decl is None or decl.type != "identifier":
+    if (
+        value is None
+        or value.type != "initializer_list"
+        or name is None
+        or decl is None
+        or decl.type != "identifier"
+    ):
         return None
     entries: list[OpsEntry] = []
     for pair in value.named_children:
@@ -360,7 +380,11 @@ def _runtime_clears(fn_node: Node, fn_name: str, tables: set[str], path: str) ->
             field = left.child_by_field_name("field")
             key = " ".join(text(base).split()) if base is not None else ""
             if key in copies and field is not None:
-                out.append(OpsRuntimeClear(copies[key], text(field), path, _line(left), left.start_point[1] + 1, fn_name))
+                out.append(
+                    OpsRuntimeClear(
+                        copies[key], text(field), path, _line(left), left.start_point[1] + 1, fn_name
+                    )
+                )
     return out
 
 
@@ -415,7 +439,9 @@ def extract(path: str, src: bytes) -> FileFacts:
     includes = tuple(m.group(1).decode("utf-8", "replace") for m in _INCLUDE_RE.finditer(src))
     fields = _config_ops_fields(root) if OPS_STRUCT.encode() + b" {" in src else ()
     ordered = sorted(functions.values(), key=lambda f: (f.line, f.name))
-    return FileFacts(path, tuple(ordered), tuple(tables), tuple(clears), defines, includes, fields, _gap_lines(root))
+    return FileFacts(
+        path, tuple(ordered), tuple(tables), tuple(clears), defines, includes, fields, _gap_lines(root)
+    )
 
 
 def _lost_functions(root: Node) -> bool:

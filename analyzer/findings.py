@@ -42,7 +42,13 @@ class Finding:
     confidence: str = "high"
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
-        return (self.path, self.line, self.column, self.rule_id, self.ops_table.name if self.ops_table else "")
+        return (
+            self.path,
+            self.line,
+            self.column,
+            self.rule_id,
+            self.ops_table.name if self.ops_table else "",
+        )
 
 
 @dataclass(frozen=True)

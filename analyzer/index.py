@@ -44,7 +44,7 @@ class Resolution:
 
 def _common_prefix(a: str, b: str) -> int:
     n = 0
-    for x, y in zip(PurePosixPath(a).parts, PurePosixPath(b).parts):
+    for x, y in zip(PurePosixPath(a).parts, PurePosixPath(b).parts, strict=False):
         if x != y:
             break
         n += 1

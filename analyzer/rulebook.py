@@ -126,10 +126,7 @@ def resolve_rule_ids(rules: dict[str, Rule], requested: list[str]) -> set[str]:
     out: set[str] = set()
     for item in requested:
         for token in filter(None, (t.strip() for t in item.split(","))):
-            matches = [
-                r.id for r in rules.values()
-                if token.upper() == r.id or token in (r.name, *r.aliases)
-            ]
+            matches = [r.id for r in rules.values() if token.upper() == r.id or token in (r.name, *r.aliases)]
             if not matches:
                 raise RuleFileError(f"unknown rule {token!r} (see 'vdpa-lint rules')")
             out.update(matches)

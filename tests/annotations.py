@@ -1,10 +1,10 @@
 """Expectations written inline in fixture C files (semgrep's ruleid:/ok:/todoruleid: style).
 
-    /* expect: VDPA001 VDPA002 */   these findings, on this line (repeat an id for two tables)
-    /* ok: VDPA001 */               this rule must not fire on this line
-    /* todo-expect: VDPA001 */      a known miss: not asserted, listed so it is not forgotten
-    /* todo-ok: VDPA001 */          a known false positive: not asserted either
-    /* parse-gap */                 tree-sitter may not parse this line (the fixture says so)
+/* expect: VDPA001 VDPA002 */   these findings, on this line (repeat an id for two tables)
+/* ok: VDPA001 */               this rule must not fire on this line
+/* todo-expect: VDPA001 */      a known miss: not asserted, listed so it is not forgotten
+/* todo-ok: VDPA001 */          a known false positive: not asserted either
+/* parse-gap */                 tree-sitter may not parse this line (the fixture says so)
 """
 
 from __future__ import annotations

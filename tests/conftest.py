@@ -15,7 +15,10 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
     """Run vdpa-lint as users do: a separate process, `python -m analyzer`."""
     return subprocess.run(
         [sys.executable, "-m", "analyzer", *args],
-        capture_output=True, text=True, cwd=cwd or REPO, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        timeout=300,
     )
 
 

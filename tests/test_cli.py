@@ -7,7 +7,6 @@ import os
 import re
 from pathlib import Path
 
-import pytest
 from conftest import FIXTURES, check_json, run_cli
 
 DEMO = FIXTURES / "demo-kernel"
@@ -40,11 +39,22 @@ def test_text_output_is_gcc_style_with_the_trace() -> None:
     head = "drivers/vdpa/legacy_vdpa/legacy_mr.c:7:2: error: .reset (legacy_reset) clears upper-layer"
     i = next(n for n, line in enumerate(out) if line.startswith(head))
     assert out[i].endswith("[VDPA001 reset-clears-map]")
-    assert out[i + 1] == "  drivers/vdpa/legacy_vdpa/legacy_main.c:9:1: note: .reset = legacy_reset in legacy_ops"
-    assert out[i + 2] == "  drivers/vdpa/legacy_vdpa/legacy_main.c:14:2: note: legacy_reset calls legacy_teardown_mr"
-    assert out[i + 3] == ("  drivers/vdpa/legacy_vdpa/legacy_mr.c:14:2: note: legacy_teardown_mr calls "
-                          "legacy_prune when ld->mr_ready")
-    assert out[i + 4] == "  drivers/vdpa/legacy_vdpa/legacy_mr.c:7:2: note: legacy_prune calls vhost_iotlb_del_range"
+    assert (
+        out[i + 1]
+        == "  drivers/vdpa/legacy_vdpa/legacy_main.c:9:1: note: .reset = legacy_reset in legacy_ops"
+    )
+    assert (
+        out[i + 2]
+        == "  drivers/vdpa/legacy_vdpa/legacy_main.c:14:2: note: legacy_reset calls legacy_teardown_mr"
+    )
+    assert out[i + 3] == (
+        "  drivers/vdpa/legacy_vdpa/legacy_mr.c:14:2: note: legacy_teardown_mr calls "
+        "legacy_prune when ld->mr_ready"
+    )
+    assert (
+        out[i + 4]
+        == "  drivers/vdpa/legacy_vdpa/legacy_mr.c:7:2: note: legacy_prune calls vhost_iotlb_del_range"
+    )
     assert re.match(r"^\d+ errors?, \d+ warnings?, \d+ notes? in 2 drivers \(2 ops tables\)", out[-1])
 
 
@@ -53,19 +63,41 @@ def test_json_has_the_spec_fields() -> None:
     assert data["tool"]["name"] == "vdpa-lint" and data["tool"]["version"]
     drivers = {d["ops_table"]: d for d in data["drivers"]}
     assert drivers["good_ops"] == {
-        "driver": "good_vdpa", "ops_table": "good_ops", "path": "drivers/vdpa/good_vdpa/good_main.c",
-        "line": 65, "const": True,
-        "ops": {"compat_reset": "good_compat_reset", "get_vq_desc_group": "good_get_vq_desc_group",
-                "reset": "good_reset", "reset_map": "good_reset_map", "set_group_asid": "good_set_group_asid",
-                "set_map": "good_set_map"},
-        "conditional_ops": {}, "not_applicable": {},
+        "driver": "good_vdpa",
+        "ops_table": "good_ops",
+        "path": "drivers/vdpa/good_vdpa/good_main.c",
+        "line": 65,
+        "const": True,
+        "ops": {
+            "compat_reset": "good_compat_reset",
+            "get_vq_desc_group": "good_get_vq_desc_group",
+            "reset": "good_reset",
+            "reset_map": "good_reset_map",
+            "set_group_asid": "good_set_group_asid",
+            "set_map": "good_set_map",
+        },
+        "conditional_ops": {},
+        "not_applicable": {},
     }
     f = next(f for f in data["findings"] if f["rule_id"] == "VDPA001")
     assert (f["name"], f["severity"], f["path"], f["line"], f["column"]) == (
-        "reset-clears-map", "error", "drivers/vdpa/legacy_vdpa/legacy_mr.c", 7, 2)
-    assert f["ops_table"] == {"name": "legacy_ops", "path": "drivers/vdpa/legacy_vdpa/legacy_main.c", "line": 24}
+        "reset-clears-map",
+        "error",
+        "drivers/vdpa/legacy_vdpa/legacy_mr.c",
+        7,
+        2,
+    )
+    assert f["ops_table"] == {
+        "name": "legacy_ops",
+        "path": "drivers/vdpa/legacy_vdpa/legacy_main.c",
+        "line": 24,
+    }
     assert [(s["function"], s["line"]) for s in f["trace"]] == [
-        ("legacy_reset", 9), ("legacy_teardown_mr", 14), ("legacy_prune", 14), ("vhost_iotlb_del_range", 7)]
+        ("legacy_reset", 9),
+        ("legacy_teardown_mr", 14),
+        ("legacy_prune", 14),
+        ("vhost_iotlb_del_range", 7),
+    ]
     assert data["errors"] == []
 
 
@@ -77,7 +109,11 @@ def test_conditional_ops_are_reported() -> None:
         "reset_map": "chosen when the kernel is built: IS_ENABLED(CONFIG_TB_RESET_MAP) ? tb_reset_map : NULL",
     }
     names = sorted(d["ops_table"] for d in data["drivers"])
-    assert names == ["tb_copied_ops", "tb_shared_a_ops", "tb_shared_b_ops"]  # the forward declaration is no table
+    assert names == [
+        "tb_copied_ops",
+        "tb_shared_a_ops",
+        "tb_shared_b_ops",
+    ]  # the forward declaration is no table
     b = next(d for d in data["drivers"] if d["ops_table"] == "tb_shared_b_ops")
     assert "compat_reset" not in b["ops"]  # `= NULL` is absent
 
@@ -95,7 +131,9 @@ def test_old_api_says_which_rules_do_not_apply() -> None:
 def test_select_and_ignore() -> None:
     ids = {f["rule_id"] for f in check_json(DEMO, extra=("--select", "VDPA001"))["findings"]}
     assert ids == {"VDPA001"}
-    ids = {f["rule_id"] for f in check_json(DEMO, extra=("--ignore", "VDPA001,compat-reset-missing"))["findings"]}
+    ids = {
+        f["rule_id"] for f in check_json(DEMO, extra=("--ignore", "VDPA001,compat-reset-missing"))["findings"]
+    }
     assert ids == {"VDPA005"}
 
 
@@ -114,6 +152,7 @@ def test_console_script_and_module_are_one_program() -> None:
 
 
 # -- bad input ---------------------------------------------------------------------------
+
 
 def test_missing_path(tmp_path: Path) -> None:
     _one_line_error(run_cli("check", str(tmp_path / "nope")), "no such file or directory")

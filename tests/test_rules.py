@@ -103,7 +103,7 @@ def test_malformed_rule_file_is_refused_clearly(edit, message: str, tmp_path: Pa
 def test_rule_file_name_must_match_id_and_name(tmp_path: Path) -> None:
     path = tmp_path / "VDPA042-other.toml"
     path.write_text(GOOD_RULE, encoding="utf-8")
-    with pytest.raises(RuleFileError, match="must be named VDPA042-demo-rule.toml"):
+    with pytest.raises(RuleFileError, match=re.escape("must be named VDPA042-demo-rule.toml")):
         parse_rule(path)
 
 
@@ -132,7 +132,10 @@ def test_knowledge_base_entries_all_give_a_reason() -> None:
     [
         ('[[primitive]]\nname = "f"\neffects = ["clears_map"]\n', "needs a reason"),
         ('[[primitive]]\nname = "f"\neffects = ["explodes"]\nreason = "r"\n', "effects must be"),
-        ('[[primitive]]\nname = "f"\neffects = []\nreason = "r"\n[[model]]\nname = "f"\neffects = []\nreason = "r"\n', "listed twice"),
+        (
+            '[[primitive]]\nname = "f"\neffects = []\nreason = "r"\n[[model]]\nname = "f"\neffects = []\nreason = "r"\n',
+            "listed twice",
+        ),
         ('[[primitive]]\nname = "f"\neffects = []\nreason = "r"\nwhole_range = [1]\n', "whole_range"),
     ],
 )

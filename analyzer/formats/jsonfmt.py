@@ -23,7 +23,8 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "driver": f.driver,
         "ops_table": (
             {"name": f.ops_table.name, "path": f.ops_table.path, "line": f.ops_table.line}
-            if f.ops_table else None
+            if f.ops_table
+            else None
         ),
         "trace": [
             {"function": s.function, "path": s.path, "line": s.line, "column": s.column, "note": s.note}

@@ -25,10 +25,14 @@ class TextFormatter:
     def format(self, result: Result, rules: dict[str, Rule]) -> str:
         lines: list[str] = []
         for f in result.findings:
-            lines.append(f"{self._loc(f.path, f.line, f.column)} {self._sev(f.severity)} {f.message} "
-                         f"[{f.rule_id} {f.name}]")
+            lines.append(
+                f"{self._loc(f.path, f.line, f.column)} {self._sev(f.severity)} {f.message} "
+                f"[{f.rule_id} {f.name}]"
+            )
             for step in f.trace:
-                lines.append(f"  {self._loc(step.path, step.line, step.column)} {self._sev('note')} {step.note}")
+                lines.append(
+                    f"  {self._loc(step.path, step.line, step.column)} {self._sev('note')} {step.note}"
+                )
         not_applicable: dict[str, set[str]] = {}
         for d in result.drivers:
             for rule_id, why in d.not_applicable:
@@ -39,7 +43,11 @@ class TextFormatter:
         counts = Counter(f.severity for f in result.findings)
         tables = len(result.drivers)
         drivers = len({d.driver for d in result.drivers})
-        summary = ", ".join(f"{counts[s]} {s}{'s' if counts[s] != 1 else ''}" for s in ("error", "warning", "note"))
-        lines.append(f"{summary} in {drivers} driver{'s' if drivers != 1 else ''} "
-                     f"({tables} ops table{'s' if tables != 1 else ''}); API: {result.api.describe()}")
+        summary = ", ".join(
+            f"{counts[s]} {s}{'s' if counts[s] != 1 else ''}" for s in ("error", "warning", "note")
+        )
+        lines.append(
+            f"{summary} in {drivers} driver{'s' if drivers != 1 else ''} "
+            f"({tables} ops table{'s' if tables != 1 else ''}); API: {result.api.describe()}"
+        )
         return "\n".join(lines) + "\n"

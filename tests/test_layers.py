@@ -1,0 +1,65 @@
+"""The house's shape: a lower layer never imports a higher one, and startup stays light."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "analyzer"
+
+# Lowest first (STYLE.md): source access and C parsing; facts; walking; rules; output; CLI.
+LAYERS = [
+    {"source", "cmask", "cexpr", "cparse"},
+    {"facts", "extract", "api", "knowledge"},
+    {"index", "effects"},
+    {"model"},
+    {"findings", "rulebook", "checks", "engine"},
+    {"formats"},
+    {"cli", "__main__"},
+]
+
+
+def _layer(module: str) -> int:
+    top = module.split(".")[0]
+    for n, layer in enumerate(LAYERS):
+        if top in layer:
+            return n
+    raise AssertionError(f"analyzer.{module} is in no layer: add it to LAYERS")
+
+
+def _imports(path: Path) -> set[str]:
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("analyzer."):
+            out.add(node.module.removeprefix("analyzer."))
+        elif isinstance(node, ast.Import):
+            out.update(a.name.removeprefix("analyzer.") for a in node.names if a.name.startswith("analyzer."))
+    return out
+
+
+def test_no_layer_imports_a_higher_one() -> None:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).with_suffix("").as_posix().replace("/", ".")
+        if rel == "__init__":
+            continue
+        mine = _layer(rel)
+        for imported in _imports(path):
+            assert _layer(imported) <= mine, f"analyzer.{rel} (layer {mine}) imports analyzer.{imported}"
+
+
+def test_startup_is_light() -> None:
+    """`rules` needs neither tree-sitter nor Jinja2; `check --format text` needs no Jinja2."""
+    code = (
+        "import sys, io, contextlib\n"
+        "from analyzer.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['rules'])\n"
+        "print('tree_sitter' in sys.modules, 'jinja2' in sys.modules)\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    main(['check', '--fail-on', 'never', {str(PACKAGE.parent / 'fixtures' / 'demo-kernel')!r}])\n"
+        "print('tree_sitter' in sys.modules, 'jinja2' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False", "True", "False"]

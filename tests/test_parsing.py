@@ -1,0 +1,81 @@
+"""Unit tests of the lowest layers: idiom masking, expressions, extraction."""
+
+from __future__ import annotations
+
+import pytest
+
+from analyzer.cexpr import evaluate, parse_int_literal
+from analyzer.cmask import conditional_variants, mask_kernel_idioms
+from analyzer.cparse import expression, parse
+from analyzer.extract import extract
+
+
+def _expr(src: str):
+    tree = parse(f"int x = {src};".encode())
+    init = tree.root_node.named_children[0].child_by_field_name("declarator")
+    return expression(init.child_by_field_name("value"))
+
+
+@pytest.mark.parametrize(
+    ("src", "env", "value"),
+    [
+        ("flags & VDPA_RESET_F_CLEAN_MAP", {"flags": 0}, 0),
+        ("flags & VDPA_RESET_F_CLEAN_MAP", {"flags": 1, "VDPA_RESET_F_CLEAN_MAP": 1}, 1),
+        ("(flags & X) && other_macro(d)", {"flags": 0}, 0),
+        ("(flags & X) || d->force", {"flags": 0}, None),
+        ("!(flags & X)", {"flags": 0}, 1),
+        ("flags ? 1 : 2", {}, None),
+        ("a == 0x10", {"a": 16}, 1),
+        ("(u32)flags & 2", {"flags": 3}, 2),
+        ("~0ULL", {}, -1),
+    ],
+)
+def test_three_valued_evaluation(src: str, env: dict, value: int | None) -> None:
+    assert evaluate(_expr(src), env) == value
+
+
+def test_int_literals() -> None:
+    assert [parse_int_literal(t) for t in ("0x1fUL", "010", "42u", "0b11", "zz")] == [31, 8, 42, 3, None]
+
+
+def test_masking_preserves_every_offset() -> None:
+    src = (
+        b"static int __must_check f(void __iomem *p)\n{\n\tstruct s *x = container_of(p, const struct s, m);\n"
+        b"\tlist_for_each_entry(a, &x->l, n) {\n\t\tg(a);\n\t}\n\treturn min_t(unsigned int, 1, 2);\n}\n"
+    )
+    masked = mask_kernel_idioms(src)
+    assert len(masked) == len(src) and masked.count(b"\n") == src.count(b"\n")
+    assert b"__must_check" not in masked and b"__iomem" not in masked
+    assert b"const_struct_s" in masked and b"unsigned_int" in masked
+    assert b"\twhile" in masked and not parse(masked).root_node.has_error
+
+
+def test_conditional_variants_keep_each_side() -> None:
+    src = b"a();\n#ifdef X\nb();\n#elif Y\nc();\n#else\nd();\n#endif\ne();\n"
+    first, last = conditional_variants(src)
+    assert b"b();" in first and b"d();" not in first
+    assert b"d();" in last and b"b();" not in last
+    assert len(first) == len(src) and b"a();" in first and b"e();" in last
+    assert conditional_variants(b"int x;\n") is None
+
+
+def test_extract_guards_and_locals() -> None:
+    src = b"""
+static int f(struct vdpa_device *v, u32 flags)
+{
+	bool clean = flags & 1;
+
+	if (!v)
+		return -1;
+	if (clean)
+		g(v);
+	h(v) && k(v);
+	return 0;
+}
+"""
+    fn = extract("f.c", src).functions[0]
+    assert fn.params == ("v", "flags") and fn.static
+    calls = {c.callee: [(gd.text, gd.holds) for gd in c.guards] for c in fn.calls}
+    assert calls["g"] == [("!v", False), ("clean", True)]
+    assert calls["k"] == [("!v", False), ("h(v)", True)]
+    assert dict(fn.locals)["clean"] == ("bin", "&", ("id", "flags"), ("int", 1))
