@@ -113,6 +113,8 @@ class EffectWalker:
                 step = Step(fn.name, fn.path, w.line, w.column, w.key)
                 out.append(Reach("write", w.key, (step,), state=w.key))
         for call in fn.calls:
+            if call.indirect:
+                continue  # a function pointer: the knowledge base cannot say what it points to
             conditions = self._live(call.guards, full)
             if conditions is None:
                 continue

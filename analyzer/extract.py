@@ -131,6 +131,12 @@ class _FunctionWalker:
 
     def _call_expression(self, node: Node, guards: tuple[Guard, ...]) -> None:
         name = callee_name(node)
+        fn_node = node.child_by_field_name("function")
+        indirect = name is None and fn_node is not None and fn_node.type == "field_expression"
+        at = node
+        if indirect and fn_node is not None:
+            name = " ".join(text(fn_node).split())
+            at = fn_node.child_by_field_name("field") or node  # where the pointer's name is
         args_node = node.child_by_field_name("arguments")
         args = [c for c in args_node.named_children if c.type != "comment"] if args_node else []
         if name is not None:
@@ -140,9 +146,10 @@ class _FunctionWalker:
                     args=tuple(expression(a) for a in args),
                     arg_texts=tuple(" ".join(text(a).split()) for a in args),
                     arg_paths=tuple(field_path(a) for a in args),
-                    line=_line(node),
-                    column=node.start_point[1] + 1,
+                    line=_line(at),
+                    column=at.start_point[1] + 1,
                     guards=guards,
+                    indirect=indirect,
                 )
             )
         for child in node.named_children:
@@ -204,6 +211,13 @@ def _declared_name(decl: Node) -> str | None:
             n.named_children[0] if n.type == "parenthesized_declarator" and n.named_children else None
         )
     return None
+
+
+def _name_node(decl: Node | None) -> Node | None:
+    n = decl
+    while n is not None and n.type not in ("identifier", "field_identifier"):
+        n = n.child_by_field_name("declarator")
+    return n
 
 
 def _function_declarator(decl: Node | None) -> Node | None:
@@ -270,11 +284,12 @@ def _function(node: Node, path: str) -> Function | None:
     walker = _FunctionWalker()
     walker.visit(body, ())
     single = tuple((k, v[0]) for k, v in walker.assigned.items() if len(v) == 1)
+    at = _name_node(name_node) or node  # gcc and ctags place a function at its name
     return Function(
         name=name,
         path=path,
-        line=_line(node),
-        column=node.start_point[1] + 1,
+        line=_line(at),
+        column=at.start_point[1] + 1,
         end_line=node.end_point[0] + 1,
         static=_is_static(node),
         params=_params(fdecl),

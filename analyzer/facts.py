@@ -30,6 +30,7 @@ class Call:
     line: int
     column: int
     guards: tuple[Guard, ...] = ()
+    indirect: bool = False  # through a function pointer (`ops->reset(v)`): never resolved
 
 
 @dataclass(frozen=True)

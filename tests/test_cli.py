@@ -41,7 +41,7 @@ def test_text_output_is_gcc_style_with_the_trace() -> None:
     assert out[i].endswith("[VDPA001 reset-clears-map]")
     assert (
         out[i + 1]
-        == "  drivers/vdpa/legacy_vdpa/legacy_main.c:9:1: note: .reset = legacy_reset in legacy_ops"
+        == "  drivers/vdpa/legacy_vdpa/legacy_main.c:9:12: note: .reset = legacy_reset in legacy_ops"
     )
     assert (
         out[i + 2]
