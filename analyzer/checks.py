@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from analyzer.api import CLEAN_MAP_FLAG, VdpaApi
 from analyzer.effects import EffectWalker, Reach
@@ -20,8 +21,7 @@ ONCHIP_OPS = ("set_map", "dma_map", "dma_unmap")
 _WORD_RE = re.compile(r"\b[A-Za-z_]\w*\b")
 
 
-@dataclass(frozen=True)
-class Issue:
+class Issue(NamedTuple):
     rule_id: str
     path: str
     line: int

@@ -88,8 +88,13 @@ _CALL_ATTRIBUTES = [
     "__no_context_analysis",
 ]
 
-_BARE_RE = re.compile(rb"\b(?:" + b"|".join(a.encode() for a in _BARE_ATTRIBUTES) + rb")\b")
-_CALL_RE = re.compile(rb"\b(?:" + b"|".join(a.encode() for a in _CALL_ATTRIBUTES) + rb")\s*\(")
+_BARE = frozenset(a.encode() for a in _BARE_ATTRIBUTES)
+_WITH_ARGS = frozenset(a.encode() for a in _CALL_ATTRIBUTES)
+# Every attribute but three starts with "__": a literal prefix the regex engine skips to fast.
+_UNDERSCORE_RE = re.compile(rb"__\w+")
+_PLAIN_WORDS = (b"noinline", b"notrace", b"offsetof")
+_IDENT_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
 # A whole macro argument that is a type: container_of(p, const struct T, m), min_t(unsigned int, a, b),
 # DEFINE_FREE(n, struct T *, f). It becomes one identifier of the same length (`struct_T__`).
 _TYPE_ARG_RE = re.compile(
@@ -98,11 +103,32 @@ _TYPE_ARG_RE = re.compile(
     rb"[ \t*]*?)(?=[ \t]*[,)])"
 )
 _CALL_BEFORE_RE = re.compile(rb"\w\s*$")
-_OFFSETOF_RE = re.compile(rb"\boffsetof\b")
 _TYPE_WORDS_RE = re.compile(rb"\b(?:const|volatile|struct|union|enum)\b|\*")
 # An iterator macro opening a statement: list_for_each_entry(pos, head, m) { ... }.
 # `while (a, b, c) stmt` has the same shape and keeps the arguments' calls.
 _ITER_RE = re.compile(rb"^([ \t]+)(\w*for_?each\w*)(?=\s*\()", re.MULTILINE)
+
+
+def _whole_word(src: bytes, start: int, end: int) -> bool:
+    return (start == 0 or src[start - 1] not in _IDENT_CHARS) and (
+        end == len(src) or src[end] not in _IDENT_CHARS
+    )
+
+
+def _attribute_words(src: bytes) -> list[tuple[int, bytes]]:
+    """(offset, word) of every whole word that may be an attribute or offsetof."""
+    found = [
+        (m.start(), m.group())
+        for m in _UNDERSCORE_RE.finditer(src)
+        if m.start() == 0 or src[m.start() - 1] not in _IDENT_CHARS
+    ]
+    for word in _PLAIN_WORDS:
+        at = src.find(word)
+        while at != -1:
+            if _whole_word(src, at, at + len(word)):
+                found.append((at, word))
+            at = src.find(word, at + 1)
+    return sorted(found)
 
 
 def _blank(data: bytearray, start: int, end: int) -> None:
@@ -128,10 +154,20 @@ def _matching_paren(data: bytes | bytearray, open_at: int) -> int:
 def mask_kernel_idioms(src: bytes) -> bytes:
     """Return src with kernel idioms rewritten into plain C of the same length."""
     data = bytearray(src)
-    for m in _BARE_RE.finditer(src):
-        _blank(data, m.start(), m.end())
-    for m in _CALL_RE.finditer(src):
-        _blank(data, m.start(), _matching_paren(src, m.end() - 1))
+    for start, word in _attribute_words(src):
+        end = start + len(word)
+        if word in _BARE:
+            _blank(data, start, end)
+        elif word in _WITH_ARGS:
+            paren = end
+            while paren < len(src) and src[paren] in b" \t":
+                paren += 1
+            if paren < len(src) and src[paren] == 0x28:
+                _blank(data, start, _matching_paren(src, paren))
+        elif word == b"offsetof":
+            # offsetof(T, a.b) names a member path, which tree-sitter's offsetof rule does not
+            # take; as a plain macro call the path is an ordinary field expression.
+            data[start:end] = b"OFFSETOF"
     for m in _TYPE_ARG_RE.finditer(src):
         # `(unsigned long)x` is a cast, not an argument: only a `(` that opens a call counts.
         if m.group(1) == b"(" and not _CALL_BEFORE_RE.search(src, max(0, m.start() - 64), m.start()):
@@ -142,10 +178,6 @@ def mask_kernel_idioms(src: bytes) -> bytes:
             data[start:end] = _TYPE_WORDS_RE.sub(lambda w: b" " * len(w.group()), src[start:end])
         else:
             data[start:end] = re.sub(rb"[ \t*]", b"_", src[start:end])
-    # offsetof(T, a.b) names a member path, which tree-sitter's offsetof rule does not take;
-    # as a plain macro call the path is an ordinary field expression.
-    for m in _OFFSETOF_RE.finditer(src):
-        data[m.start() : m.end()] = b"OFFSETOF"
     for m in _ITER_RE.finditer(src):
         name_start, name_end = m.start(2), m.end(2)
         data[name_start:name_end] = b"while" + b" " * (name_end - name_start - 5)

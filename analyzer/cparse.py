@@ -6,14 +6,29 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 import tree_sitter_c
-from tree_sitter import Language, Node, Parser, Tree
+from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
 
 from analyzer.cexpr import UNKNOWN, Expr, parse_int_literal
 
 
 @lru_cache(maxsize=1)
+def _language() -> Language:
+    return Language(tree_sitter_c.language())
+
+
+@lru_cache(maxsize=1)
 def _parser() -> Parser:
-    return Parser(Language(tree_sitter_c.language()))
+    return Parser(_language())
+
+
+@lru_cache(maxsize=16)
+def _query(node_type: str) -> Query:
+    return Query(_language(), f"({node_type}) @n")
+
+
+def captures(root: Node, node_type: str) -> list[Node]:
+    """Every node of one type under root, found by tree-sitter itself (fast)."""
+    return QueryCursor(_query(node_type)).captures(root).get("n", [])
 
 
 def parse(src: bytes) -> Tree:

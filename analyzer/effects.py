@@ -8,7 +8,7 @@ carries the chain of calls that reaches it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from analyzer.cexpr import evaluate
 from analyzer.facts import Call, Function, Guard
@@ -19,8 +19,7 @@ from analyzer.source import SourceProblem
 MAX_DEPTH = 24  # deeper chains than any driver's reset path; stops runaway recursion
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One call in a trace: `function` at path:line calls `callee`."""
 
     function: str
@@ -31,8 +30,7 @@ class Step:
     conditions: tuple[str, ...] = ()  # guards that may or may not hold here
 
 
-@dataclass(frozen=True)
-class Reach:
+class Reach(NamedTuple):
     """An effect reachable from the walk's start, with the calls leading to it."""
 
     effect: str  # a knowledge-base effect, "write" for a member write, or "gap"

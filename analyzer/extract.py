@@ -9,12 +9,13 @@ from tree_sitter import Node
 
 from analyzer.cexpr import Expr, names_in, parse_int_literal
 from analyzer.cmask import conditional_variants, mask_kernel_idioms
-from analyzer.cparse import callee_name, expression, field_path, gaps, parse, text
+from analyzer.cparse import callee_name, captures, expression, field_path, gaps, parse, text
 from analyzer.facts import (
     Call,
     FieldWrite,
     FileFacts,
     Function,
+    FunctionBody,
     Guard,
     OpsEntry,
     OpsRuntimeClear,
@@ -30,6 +31,37 @@ _DEFINE_RE = re.compile(
 _INCLUDE_RE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"]+)[>"]', re.M)
 
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
+
+
+# Nodes that never hold a call or an assignment: not worth a visit.
+_LEAVES = frozenset(
+    {
+        "identifier",
+        "field_identifier",
+        "number_literal",
+        "string_literal",
+        "char_literal",
+        "concatenated_string",
+        "comment",
+        "primitive_type",
+        "type_identifier",
+        "sized_type_specifier",
+        "type_qualifier",
+        "storage_class_specifier",
+        "true",
+        "false",
+        "null",
+        "statement_identifier",
+        "break_statement",
+        "continue_statement",
+        "goto_statement",
+        "type_descriptor",
+        "struct_specifier",
+        "preproc_call",
+        "preproc_def",
+        "preproc_function_def",
+    }
+)
 
 
 def _always_jumps(stmt: Node) -> bool:
@@ -63,6 +95,8 @@ class _FunctionWalker:
 
     def visit(self, node: Node, guards: tuple[Guard, ...]) -> None:
         t = node.type
+        if t in _LEAVES:
+            return
         handler = getattr(self, "_" + t, None)
         if handler is not None:
             handler(node, guards)
@@ -281,9 +315,6 @@ def _function(node: Node, path: str) -> Function | None:
     name = _declared_name(name_node) if name_node is not None else None
     if name is None:
         return None
-    walker = _FunctionWalker()
-    walker.visit(body, ())
-    single = tuple((k, v[0]) for k, v in walker.assigned.items() if len(v) == 1)
     at = _name_node(name_node) or node  # gcc and ctags place a function at its name
     return Function(
         name=name,
@@ -293,11 +324,19 @@ def _function(node: Node, path: str) -> Function | None:
         end_line=node.end_point[0] + 1,
         static=_is_static(node),
         params=_params(fdecl),
+        gap_lines=_gap_lines(node),
+        source=lambda: _body(body),
+    )
+
+
+def _body(body: Node) -> FunctionBody:
+    walker = _FunctionWalker()
+    walker.visit(body, ())
+    return FunctionBody(
         calls=tuple(walker.calls),
         writes=tuple(walker.writes),
-        locals=single,
+        locals=tuple((k, v[0]) for k, v in walker.assigned.items() if len(v) == 1),
         local_reads=tuple((k, frozenset(v)) for k, v in walker.local_reads.items()),
-        gap_lines=_gap_lines(node),
     )
 
 
@@ -310,20 +349,10 @@ def _merge_views(fn: Function, views: list[Function]) -> Function:
     writes = list(dict.fromkeys(w for v in clean for w in v.writes))
     calls.sort(key=lambda c: (c.line, c.column))
     writes.sort(key=lambda w: (w.line, w.column))
-    return Function(
-        fn.name,
-        fn.path,
-        fn.line,
-        fn.column,
-        max(v.end_line for v in clean),
-        fn.static,
-        clean[0].params,
-        tuple(calls),
-        tuple(writes),
-        clean[0].locals,
-        clean[0].local_reads,
-        (),
-    )
+    first = clean[0]
+    body = FunctionBody(tuple(calls), tuple(writes), first.locals, first.local_reads)
+    end = max(v.end_line for v in clean)
+    return Function(fn.name, fn.path, fn.line, fn.column, end, fn.static, first.params, (), body)
 
 
 def _ops_table(node: Node, path: str) -> OpsTable | None:
@@ -371,36 +400,42 @@ def _ops_table(node: Node, path: str) -> OpsTable | None:
     return OpsTable(name, path, _line(node), node.start_point[1] + 1, const, tuple(entries), _gap_lines(node))
 
 
-def _runtime_clears(fn_node: Node, fn_name: str, tables: set[str], path: str) -> list[OpsRuntimeClear]:
+def _runtime_clears(root: Node, tables: set[str], path: str) -> list[OpsRuntimeClear]:
     """`x = table; ... x.op = NULL` inside one function body."""
-    copies: dict[str, str] = {}
+    copies: dict[tuple[int, str], str] = {}  # (function start, copy expression) -> table
     out: list[OpsRuntimeClear] = []
-    stack = [fn_node]
-    assigns: list[Node] = []
-    while stack:
-        n = stack.pop()
-        if n.type == "assignment_expression":
-            assigns.append(n)
-        stack.extend(n.named_children)
-    assigns.sort(key=lambda n: n.start_byte)
-    for a in assigns:
+    for a in sorted(captures(root, "assignment_expression"), key=lambda n: n.start_byte):
         left, right = a.child_by_field_name("left"), a.child_by_field_name("right")
-        if left is None or right is None:
+        if left is None or right is None or right.type not in ("identifier", "null", "number_literal"):
             continue
         rtext = text(right).strip()
-        if right.type == "identifier" and rtext in tables:
-            copies[" ".join(text(left).split())] = rtext
+        copy = right.type == "identifier" and rtext in tables
+        if not copy and not (left.type == "field_expression" and rtext in ("NULL", "0")):
+            continue
+        fn = _enclosing_function(a)
+        if fn is None:
+            continue
+        if copy:
+            copies[(fn.start_byte, " ".join(text(left).split()))] = rtext
         elif left.type == "field_expression" and rtext in ("NULL", "0"):
             base = left.child_by_field_name("argument")
-            field = left.child_by_field_name("field")
-            key = " ".join(text(base).split()) if base is not None else ""
-            if key in copies and field is not None:
+            member = left.child_by_field_name("field")
+            key = (fn.start_byte, " ".join(text(base).split()) if base is not None else "")
+            if key in copies and member is not None:
+                name = _defined_name(fn) or "?"
                 out.append(
                     OpsRuntimeClear(
-                        copies[key], text(field), path, _line(left), left.start_point[1] + 1, fn_name
+                        copies[key], text(member), path, _line(left), left.start_point[1] + 1, name
                     )
                 )
     return out
+
+
+def _enclosing_function(node: Node) -> Node | None:
+    n = node.parent
+    while n is not None and n.type != "function_definition":
+        n = n.parent
+    return n
 
 
 def _config_ops_fields(root: Node) -> tuple[str, ...]:
@@ -433,18 +468,16 @@ def extract(path: str, src: bytes) -> FileFacts:
     root = tree.root_node
     tops = _walk_top(root)
     functions: dict[tuple[str, int], Function] = {}
-    fn_nodes: list[tuple[Node, Function]] = []
     for n in tops:
         if n.type == "function_definition":
             fn = _function(n, path)
             if fn is not None:
                 functions[(fn.name, fn.line)] = fn
-                fn_nodes.append((n, fn))
     if any(f.gap_lines for f in functions.values()) or _lost_functions(root):
         _add_views(path, masked, functions)
     tables = [t for n in tops if n.type == "declaration" for t in [_ops_table(n, path)] if t is not None]
     names = {t.name for t in tables}
-    clears = [c for n, fn in fn_nodes for c in _runtime_clears(n, fn.name, names, path)] if names else []
+    clears = _runtime_clears(root, names, path) if names else []
     defines = tuple(
         (m.group(1).decode(), v)
         for m in _DEFINE_RE.finditer(src)

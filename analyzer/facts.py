@@ -6,13 +6,14 @@ compared and handed to the engine without tree-sitter.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from analyzer.cexpr import Expr
 
 
-@dataclass(frozen=True)
-class Guard:
+class Guard(NamedTuple):
     """A condition that holds (or does not) whenever the guarded code runs."""
 
     expr: Expr
@@ -21,8 +22,7 @@ class Guard:
     line: int
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     callee: str
     args: tuple[Expr, ...]
     arg_texts: tuple[str, ...]
@@ -33,8 +33,7 @@ class Call:
     indirect: bool = False  # through a function pointer (`ops->reset(v)`): never resolved
 
 
-@dataclass(frozen=True)
-class FieldWrite:
+class FieldWrite(NamedTuple):
     """An assignment to a struct member: `dev->group2asid[g] = asid`."""
 
     key: str
@@ -44,8 +43,20 @@ class FieldWrite:
     guards: tuple[Guard, ...] = ()
 
 
+class FunctionBody(NamedTuple):
+    calls: tuple[Call, ...] = ()
+    writes: tuple[FieldWrite, ...] = ()
+    # Locals assigned exactly once, in source order: their value in terms of params.
+    locals: tuple[tuple[str, Expr], ...] = ()
+    # Every local and the identifiers its assigned values read (for taint of `asid`).
+    local_reads: tuple[tuple[str, frozenset[str]], ...] = ()
+
+
 @dataclass(frozen=True)
 class Function:
+    """A function definition. Its body is read from the syntax tree the first time
+    it is needed: most functions of a driver are never on an analysed path."""
+
     name: str
     path: str
     line: int
@@ -53,17 +64,37 @@ class Function:
     end_line: int
     static: bool
     params: tuple[str, ...]
-    calls: tuple[Call, ...]
-    writes: tuple[FieldWrite, ...]
-    # Locals assigned exactly once, in source order: their value in terms of params.
-    locals: tuple[tuple[str, Expr], ...] = ()
-    # Every local and the identifiers its assigned values read (for taint of `asid`).
-    local_reads: tuple[tuple[str, frozenset[str]], ...] = ()
     gap_lines: tuple[int, ...] = ()  # lines tree-sitter could not parse, in every view
+    source: FunctionBody | Callable[[], FunctionBody] = field(
+        default_factory=FunctionBody, compare=False, repr=False
+    )
+    _cache: list[FunctionBody] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def body(self) -> FunctionBody:
+        if not self._cache:
+            src = self.source
+            self._cache.append(src if isinstance(src, FunctionBody) else src())
+        return self._cache[0]
+
+    @property
+    def calls(self) -> tuple[Call, ...]:
+        return self.body.calls
+
+    @property
+    def writes(self) -> tuple[FieldWrite, ...]:
+        return self.body.writes
+
+    @property
+    def locals(self) -> tuple[tuple[str, Expr], ...]:
+        return self.body.locals
+
+    @property
+    def local_reads(self) -> tuple[tuple[str, frozenset[str]], ...]:
+        return self.body.local_reads
 
 
-@dataclass(frozen=True)
-class OpsEntry:
+class OpsEntry(NamedTuple):
     op: str
     function: str | None  # None: `= NULL`, or a value that is not a plain function name
     line: int
@@ -72,8 +103,7 @@ class OpsEntry:
     conditional: bool = False  # `IS_ENABLED(X) ? f : NULL` and the like
 
 
-@dataclass(frozen=True)
-class OpsTable:
+class OpsTable(NamedTuple):
     name: str
     path: str
     line: int
@@ -89,8 +119,7 @@ class OpsTable:
         return None
 
 
-@dataclass(frozen=True)
-class OpsRuntimeClear:
+class OpsRuntimeClear(NamedTuple):
     """`copy = table; ... copy.op = NULL;`: the op exists only on some devices."""
 
     table: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from analyzer.api import VdpaApi
 from analyzer.facts import OpsTable
@@ -11,8 +12,7 @@ from analyzer.source import SourceProblem
 SEVERITY_RANK = {"note": 0, "warning": 1, "error": 2}
 
 
-@dataclass(frozen=True)
-class TraceStep:
+class TraceStep(NamedTuple):
     function: str
     path: str
     line: int
@@ -20,15 +20,13 @@ class TraceStep:
     note: str
 
 
-@dataclass(frozen=True)
-class TableRef:
+class TableRef(NamedTuple):
     name: str
     path: str
     line: int
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     rule_id: str
     name: str
     severity: str

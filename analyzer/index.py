@@ -9,14 +9,16 @@ definition's name on an unindented line).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import NamedTuple
 
 from analyzer.api import VdpaApi, api_from_header
 from analyzer.extract import OPS_STRUCT, extract
 from analyzer.facts import FileFacts, Function, OpsTable
 from analyzer.source import Scan, SourceProblem, read_source
 
+# An ops table definition always reads `vdpa_config_ops NAME =` (pointers and members do not).
+_TABLE_RE = re.compile(rb"\b" + OPS_STRUCT.encode() + rb"\s+\w+\s*=")
 _DEF_LINE_RE = re.compile(rb"^[A-Za-z_][\w \t*]*?\b([A-Za-z_]\w*)[ \t]*\(", re.M)
 
 
@@ -36,8 +38,7 @@ def driver_name(path: str) -> str:
     return PurePosixPath(root).name if root else PurePosixPath(path).stem
 
 
-@dataclass(frozen=True)
-class Resolution:
+class Resolution(NamedTuple):
     function: Function | None
     problem: SourceProblem | None = None  # the definition may be in a file we cannot read
 
@@ -111,7 +112,7 @@ class TreeIndex:
                 if raw is None or needle in raw:
                     unreadable.append(self.problems[rel])
                 continue
-            if needle not in data:
+            if needle not in data or not _TABLE_RE.search(data):
                 continue
             facts = self.facts(rel)
             if facts is not None:

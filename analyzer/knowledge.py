@@ -6,6 +6,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from analyzer.cexpr import evaluate
 from analyzer.facts import Call
@@ -35,8 +36,7 @@ def rules_dir() -> Path:
     return packaged if packaged.is_dir() else Path(__file__).parent.parent / "rules"
 
 
-@dataclass(frozen=True)
-class Primitive:
+class Primitive(NamedTuple):
     name: str
     kind: str  # "primitive" or "model"
     effects: tuple[str, ...]

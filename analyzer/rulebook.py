@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from analyzer.knowledge import rules_dir
 
@@ -24,8 +24,7 @@ class RuleFileError(Exception):
     """A rule file that does not say what a rule must say."""
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     id: str
     name: str
     severity: str

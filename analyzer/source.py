@@ -12,6 +12,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 SOURCE_SUFFIXES = (".c", ".h")
 MAX_FILE_BYTES = 8 * 1024 * 1024  # the largest file in a kernel tree is under 6 MB
@@ -22,8 +23,7 @@ class InputError(Exception):
     """The run cannot be done with the input given (exit status 2)."""
 
 
-@dataclass(frozen=True)
-class SourceProblem:
+class SourceProblem(NamedTuple):
     path: str
     message: str
 
