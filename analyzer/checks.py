@@ -16,6 +16,7 @@ from analyzer.effects import EffectWalker, Reach
 from analyzer.facts import Function, OpsEntry, OpsTable
 from analyzer.findings import TraceStep
 from analyzer.index import TreeIndex
+from analyzer.model import DriverEffects, OpEffects
 
 ONCHIP_OPS = ("set_map", "dma_map", "dma_unmap")
 _WORD_RE = re.compile(r"\b[A-Za-z_]\w*\b")
@@ -328,6 +329,49 @@ def check_reset_keeps_asid_binding(ctx: DriverContext) -> list[Issue]:
             f"resets: groups stay bound to their ASID after reset",
         )
     ]
+
+
+def _op_effects(ctx: DriverContext, op: str, flags: int | None = None) -> OpEffects:
+    """What the model needs of one op: does it clear, restore passthrough, reset bindings."""
+    if ctx.table.entry(op) is None:
+        return OpEffects()
+    if ctx.function(op) is None:
+        return OpEffects(True, None, None, None)
+    reach = ctx.reach(op, flags)
+    gap = any(r.effect == "gap" for r in reach)
+    clears = any(r.effect == "clears_map" for r in reach)
+    restores = any(r.effect == "restores_passthrough" for r in reach)
+    return OpEffects(
+        True,
+        True if clears else (None if gap else False),
+        True if restores else (None if gap else False),
+        _resets_bindings(ctx, reach),
+    )
+
+
+def _resets_bindings(ctx: DriverContext, reach: tuple[Reach, ...]) -> bool | None:
+    if ctx.table.entry("set_group_asid") is None:
+        return True  # nothing ever moves a group: every group is in ASID 0 after reset
+    binding = _binding_state(ctx)
+    if not binding:
+        return None
+    written = {
+        _last(r.state)
+        for r in reach
+        if r.state and r.effect in ("write", "writes_state", "writes_asid_binding")
+    }
+    return bool({_last(k) for k in binding} & written)
+
+
+def driver_effects(ctx: DriverContext) -> DriverEffects:
+    ops = frozenset(e.op for e in ctx.table.entries if e.function is not None)
+    return DriverEffects(
+        ctx.api.ops,
+        ops,
+        _op_effects(ctx, "reset"),
+        _op_effects(ctx, "compat_reset", ctx.api.clean_map),
+        _op_effects(ctx, "reset_map"),
+    )
 
 
 CHECKS: dict[str, Callable[[DriverContext], list[Issue]]] = {

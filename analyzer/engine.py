@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection
 
-from analyzer.checks import CHECKS, DriverContext, Issue
+from analyzer.checks import CHECKS, DriverContext, Issue, driver_effects
 from analyzer.effects import EffectWalker
 from analyzer.facts import OpsTable
 from analyzer.findings import DriverReport, Finding, Result, TableRef
 from analyzer.index import TreeIndex, driver_name
 from analyzer.knowledge import KnowledgeBase, load_knowledge
+from analyzer.model import replay
 from analyzer.rulebook import Rule
 from analyzer.source import InputError, scan
 
@@ -26,6 +28,35 @@ def _conditional_ops(table: OpsTable, index: TreeIndex) -> dict[str, str]:
     for c in facts.runtime_clears if facts else ():
         if c.table == table.name:
             out[c.op] = f"set to NULL at run time in {c.function}() at {c.path}:{c.line}"
+    return out
+
+
+def _driver_report(ctx: DriverContext, index: TreeIndex) -> DriverReport:
+    table = ctx.table
+    ops = {e.op: e.function for e in table.entries if e.function is not None}
+    locations = []
+    for op, name in sorted(ops.items()):
+        fn = index.resolve(name, table.path).function
+        if fn is not None:
+            locations.append((op, fn.path, fn.line))
+    return DriverReport(
+        driver_name(table.path),
+        table,
+        ops,
+        tuple(sorted(ctx.conditional.items())),
+        tuple(sorted(ctx.not_applicable.items())),
+        replay(driver_effects(ctx)),
+        tuple(locations),
+    )
+
+
+def _source_lines(index: TreeIndex, findings: list[Finding]) -> dict[str, tuple[str, ...]]:
+    paths = {f.path for f in findings} | {s.path for f in findings for s in f.trace}
+    out: dict[str, tuple[str, ...]] = {}
+    for path in sorted(paths):
+        data = index.raw(path)
+        if data is not None:
+            out[path] = tuple(data.decode("utf-8", "replace").splitlines())
     return out
 
 
@@ -52,6 +83,7 @@ def analyse(
     kb: KnowledgeBase | None = None,
 ) -> Result:
     """Check every vDPA ops table under paths. Raises InputError for unusable paths."""
+    started = time.perf_counter()
     tree = scan(paths)
     index = TreeIndex(tree)
     walker = EffectWalker(index, kb or load_knowledge())
@@ -73,16 +105,7 @@ def analyse(
             for issue in issues:
                 f = _finding(rules[rule_id], issue, table)
                 findings.setdefault((f.rule_id, f.path, f.line, f.column, table.name, f.message), f)
-        ops = {e.op: e.function for e in table.entries if e.function is not None}
-        drivers.append(
-            DriverReport(
-                driver_name(table.path),
-                table,
-                ops,
-                tuple(sorted(ctx.conditional.items())),
-                tuple(sorted(ctx.not_applicable.items())),
-            )
-        )
+        drivers.append(_driver_report(ctx, index))
     if "VDPA000" in enabled and "VDPA000" in rules:
         for problem in unreadable:
             issue = Issue(
@@ -97,4 +120,15 @@ def analyse(
     ordered = sorted(findings.values(), key=Finding.sort_key)
     drivers.sort(key=lambda d: (d.table.path, d.table.line))
     errors = tuple(sorted(index.problems.values(), key=lambda p: p.path))
-    return Result(str(tree.root), index.api, tuple(drivers), tuple(ordered), errors, len(index.parsed()))
+    gaps = tuple(sorted((f.path, f.gap_lines) for f in index.parsed() if f.gap_lines))
+    return Result(
+        str(tree.root),
+        index.api,
+        tuple(drivers),
+        tuple(ordered),
+        errors,
+        len(index.parsed()),
+        gaps,
+        _source_lines(index, ordered),
+        time.perf_counter() - started,
+    )

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from analyzer.api import VdpaApi
 from analyzer.facts import OpsTable
+from analyzer.model import Obligation
 from analyzer.source import SourceProblem
 
 SEVERITY_RANK = {"note": 0, "warning": 1, "error": 2}
@@ -56,6 +57,8 @@ class DriverReport:
     ops: dict[str, str] = field(compare=False)
     conditional_ops: tuple[tuple[str, str], ...] = ()  # (op, why it may be absent)
     not_applicable: tuple[tuple[str, str], ...] = ()  # (rule id, why)
+    obligations: tuple[Obligation, ...] = ()  # the reference model's replays (SPEC §5)
+    op_locations: tuple[tuple[str, str, int], ...] = ()  # (op, path, line) of each op's function
 
 
 @dataclass(frozen=True)
@@ -66,3 +69,6 @@ class Result:
     findings: tuple[Finding, ...]
     errors: tuple[SourceProblem, ...]
     files_parsed: int = 0
+    parse_gaps: tuple[tuple[str, tuple[int, ...]], ...] = ()  # parsed files tree-sitter stumbled on
+    source_lines: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)  # for snippets
+    seconds: float = 0.0

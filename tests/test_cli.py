@@ -62,23 +62,26 @@ def test_json_has_the_spec_fields() -> None:
     data = check_json(DEMO)
     assert data["tool"]["name"] == "vdpa-lint" and data["tool"]["version"]
     drivers = {d["ops_table"]: d for d in data["drivers"]}
-    assert drivers["good_ops"] == {
+    good = drivers["good_ops"]
+    assert {k: good[k] for k in ("driver", "ops_table", "path", "line", "const", "conditional_ops")} == {
         "driver": "good_vdpa",
         "ops_table": "good_ops",
         "path": "drivers/vdpa/good_vdpa/good_main.c",
         "line": 65,
         "const": True,
-        "ops": {
-            "compat_reset": "good_compat_reset",
-            "get_vq_desc_group": "good_get_vq_desc_group",
-            "reset": "good_reset",
-            "reset_map": "good_reset_map",
-            "set_group_asid": "good_set_group_asid",
-            "set_map": "good_set_map",
-        },
         "conditional_ops": {},
-        "not_applicable": {},
     }
+    assert good["ops"] == {
+        "compat_reset": "good_compat_reset",
+        "get_vq_desc_group": "good_get_vq_desc_group",
+        "reset": "good_reset",
+        "reset_map": "good_reset_map",
+        "set_group_asid": "good_set_group_asid",
+        "set_map": "good_set_map",
+    }
+    assert good["op_locations"]["reset"] == {"path": "drivers/vdpa/good_vdpa/good_main.c", "line": 41}
+    assert "get_vq_desc_group" not in good["op_locations"]  # declared only, in good_vdpa.h
+    assert good["verdict"] == "compliant" and drivers["legacy_ops"]["verdict"] == "violating"
     f = next(f for f in data["findings"] if f["rule_id"] == "VDPA001")
     assert (f["name"], f["severity"], f["path"], f["line"], f["column"]) == (
         "reset-clears-map",

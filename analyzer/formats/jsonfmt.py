@@ -7,6 +7,7 @@ from typing import Any
 
 from analyzer import __version__
 from analyzer.findings import Finding, Result
+from analyzer.model import verdict
 from analyzer.rulebook import Rule
 
 
@@ -52,6 +53,20 @@ def result_dict(result: Result) -> dict[str, Any]:
                 "ops": dict(sorted(d.ops.items())),
                 "conditional_ops": dict(d.conditional_ops),
                 "not_applicable": dict(d.not_applicable),
+                "op_locations": {op: {"path": p, "line": n} for op, p, n in d.op_locations},
+                "verdict": verdict(d.obligations),
+                "obligations": [
+                    {
+                        "key": o.key,
+                        "title": o.title,
+                        "status": o.status,
+                        "reason": o.reason,
+                        "first_divergence": o.first_divergence,
+                        "observed": o.observed,
+                        "steps": [s._asdict() for s in o.steps],
+                    }
+                    for o in d.obligations
+                ],
             }
             for d in result.drivers
         ],
