@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 from analyzer import __version__
+from analyzer.formats import FORMATS
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
 FAIL_ON = ("error", "warning", "note", "never")
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     c = sub.add_parser("check", help="lint a kernel tree, directories or files")
     c.add_argument("paths", nargs="+", metavar="PATH")
-    c.add_argument("--format", choices=("text", "json"), default="text")
+    c.add_argument("--format", choices=FORMATS, default="text")
     c.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically)")
     c.add_argument(
         "--fail-on",
@@ -50,6 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--ignore", action="append", default=[], metavar="IDS", help="skip these rules")
     c.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    h = sub.add_parser("report", help="write the HTML compliance report")
+    h.add_argument("paths", nargs="+", metavar="PATH")
+    h.add_argument("-o", "--output", metavar="FILE.html", required=True)
+    h.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="never",
+        help="lowest severity that makes the exit status 1 (default: never)",
+    )
+    h.add_argument("--select", action="append", default=[], metavar="IDS")
+    h.add_argument("--ignore", action="append", default=[], metavar="IDS")
+    h.set_defaults(format="html", color="never")
     r = sub.add_parser("rules", help="list the rules with their text")
     r.add_argument("--format", choices=("text", "json"), default="text")
     r.add_argument("ids", nargs="*", metavar="ID", help="show only these rules")
@@ -63,6 +76,9 @@ def write_atomically(path: str, data: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; a report is an ordinary file
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -159,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        return _check(args) if args.command == "check" else _rules(args)
+        return _rules(args) if args.command == "rules" else _check(args)
     except (InputError, RuleFileError, KnowledgeError, _Unusable) as err:
         sys.stderr.write(f"vdpa-lint: error: {err}\n")
     except OSError as err:

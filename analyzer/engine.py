@@ -33,6 +33,7 @@ def _conditional_ops(table: OpsTable, index: TreeIndex) -> dict[str, str]:
 
 def _driver_report(ctx: DriverContext, index: TreeIndex) -> DriverReport:
     table = ctx.table
+    effects = driver_effects(ctx)
     ops = {e.op: e.function for e in table.entries if e.function is not None}
     locations = []
     for op, name in sorted(ops.items()):
@@ -45,8 +46,9 @@ def _driver_report(ctx: DriverContext, index: TreeIndex) -> DriverReport:
         ops,
         tuple(sorted(ctx.conditional.items())),
         tuple(sorted(ctx.not_applicable.items())),
-        replay(driver_effects(ctx)),
+        replay(effects),
         tuple(locations),
+        effects,
     )
 
 

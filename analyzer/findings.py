@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from analyzer.api import VdpaApi
 from analyzer.facts import OpsTable
-from analyzer.model import Obligation
+from analyzer.model import DriverEffects, Obligation
 from analyzer.source import SourceProblem
 
 SEVERITY_RANK = {"note": 0, "warning": 1, "error": 2}
@@ -40,6 +42,17 @@ class Finding(NamedTuple):
     driver: str | None = None
     confidence: str = "high"
 
+    def fingerprint(self) -> str:
+        """Identity that survives code moving: rule, table, the chain of functions, the message
+        without its numbers (SARIF partialFingerprints; the gate's notion of 'the same finding')."""
+        words = [
+            self.rule_id,
+            self.ops_table.name if self.ops_table else self.path,
+            *(s.function for s in self.trace),
+            re.sub(r"\d+", "#", self.message),
+        ]
+        return hashlib.sha256("\0".join(words).encode()).hexdigest()[:32]
+
     def sort_key(self) -> tuple[str, int, int, str, str]:
         return (
             self.path,
@@ -59,6 +72,7 @@ class DriverReport:
     not_applicable: tuple[tuple[str, str], ...] = ()  # (rule id, why)
     obligations: tuple[Obligation, ...] = ()  # the reference model's replays (SPEC §5)
     op_locations: tuple[tuple[str, str, int], ...] = ()  # (op, path, line) of each op's function
+    effects: DriverEffects | None = None  # what the model replayed
 
 
 @dataclass(frozen=True)

@@ -301,7 +301,7 @@ OBLIGATION_TITLES = {
     "old-userspace-reset": "old userspace: reset clears",
     "release-then-reuse": "release restores initial map",
     "desc-group-asid-reset": "reset returns groups to ASID 0",
-    "dma-map-unmap": "dma_map/dma_unmap pair",
+    "dma-map-unmap": "dma_map / unmap paired",
 }
 
 

@@ -15,6 +15,7 @@ from analyzer.knowledge import rules_dir
 
 SEVERITIES = ("error", "warning", "note")
 _ID_RE = re.compile(r"^VDPA\d{3}$")
+_ANNOTATION_RE = re.compile(r"[ \t]*/\*\s*(?:expect|ok|todo-expect|todo-ok|parse-gap)\b[^*]*\*/")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 _REQUIRED = ("id", "name", "severity", "confidence", "summary", "rationale", "fix", "seeds", "scope")
 _OPTIONAL = ("references", "aliases", "example")
@@ -39,6 +40,11 @@ class Rule(NamedTuple):
     bad_example: str | None = None
     good_example: str | None = None
     source: str = ""
+
+    def example(self, kind: str) -> str:
+        """The bad or good example as documentation: without the test annotations."""
+        code = self.bad_example if kind == "bad" else self.good_example
+        return _ANNOTATION_RE.sub("", code or "").strip("\n")
 
 
 def _str_list(raw: object, key: str, where: str) -> tuple[str, ...]:

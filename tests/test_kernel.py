@@ -99,6 +99,21 @@ def test_612_mlx5_conditional_ops_and_compat_reset(linux_612) -> None:
     assert "VDPA008" not in mlx5["not_applicable"]  # its group2asid binding was found, and reset clears it
 
 
+def test_sarif_of_real_kernels_is_valid() -> None:
+    import json
+    from pathlib import Path
+
+    import jsonschema
+    from conftest import run_cli
+
+    schema = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
+    for version in ("6.1", "6.12"):
+        proc = run_cli("check", "--format", "sarif", "--fail-on", "never", str(kernel_tree(version)))
+        log = json.loads(proc.stdout)
+        jsonschema.Draft4Validator(schema).validate(log)
+        assert len(log["runs"][0]["results"]) == (3 if version == "6.1" else 1)
+
+
 def test_612_subset_checks_agree(linux_612) -> None:
     """Checking drivers/vdpa alone (the tree root is found above it) gives the same verdicts."""
     tree, data = linux_612

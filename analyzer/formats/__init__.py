@@ -15,9 +15,17 @@ def formatter(name: str, color: bool = False) -> Formatter:
         from analyzer.formats.jsonfmt import format_json
 
         return format_json
+    if name == "html":
+        from analyzer.formats.html import format_html
+
+        return format_html
+    if name == "sarif":
+        from analyzer.formats.sarif import format_sarif
+
+        return format_sarif
     from analyzer.formats.text import TextFormatter
 
     return TextFormatter(color).format
 
 
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "sarif", "html")
