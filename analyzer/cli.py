@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 from analyzer import __version__
-from analyzer.formats import FORMATS
+from analyzer.formats import FORMATS, GATE_FORMATS
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
 FAIL_ON = ("error", "warning", "note", "never")
@@ -63,6 +63,31 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--select", action="append", default=[], metavar="IDS")
     h.add_argument("--ignore", action="append", default=[], metavar="IDS")
     h.set_defaults(format="html", color="never")
+    g = sub.add_parser("gate", help="judge each patch of a series: what it introduces and fixes")
+    where = g.add_mutually_exclusive_group(required=True)
+    where.add_argument("--repo", metavar="DIR", help="a git repository: judge the commits base..head")
+    where.add_argument("--tree", metavar="DIR", help="a tree to apply SERIES to (on a temporary copy)")
+    g.add_argument("--base", metavar="REV", help="with --repo: the base revision")
+    g.add_argument("--head", metavar="REV", default="HEAD", help="with --repo: the head (default HEAD)")
+    g.add_argument("series", nargs="*", metavar="SERIES", help="with --tree: patch files or one mbox")
+    g.add_argument(
+        "--path",
+        action="append",
+        default=[],
+        metavar="SUBDIR",
+        help="analyse only this part of the tree (repeatable; default: all of it)",
+    )
+    g.add_argument("--head-only", action="store_true", help="judge only the final state against the base")
+    g.add_argument("--format", choices=GATE_FORMATS, default="text")
+    g.add_argument("-o", "--output", metavar="FILE")
+    g.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="error",
+        help="lowest severity of an introduced finding that makes the exit status 1",
+    )
+    g.add_argument("--select", action="append", default=[], metavar="IDS")
+    g.add_argument("--ignore", action="append", default=[], metavar="IDS")
     r = sub.add_parser("rules", help="list the rules with their text")
     r.add_argument("--format", choices=("text", "json"), default="text")
     r.add_argument("ids", nargs="*", metavar="ID", help="show only these rules")
@@ -120,6 +145,39 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if failing else EXIT_CLEAN
 
 
+def _gate(args: argparse.Namespace) -> int:
+    from analyzer.findings import SEVERITY_RANK
+    from analyzer.formats.gatefmt import FORMATTERS
+    from analyzer.gate import gate_repo, gate_tree
+    from analyzer.rulebook import load_rules, resolve_rule_ids
+
+    rules = load_rules()
+    enabled = resolve_rule_ids(rules, args.select) if args.select else set(rules)
+    enabled -= resolve_rule_ids(rules, args.ignore)
+    if args.repo:
+        if not args.base:
+            raise _Unusable("gate --repo needs --base REV")
+        if args.series:
+            raise _Unusable("gate --repo takes no patch files (use --tree DIR SERIES...)")
+        result = gate_repo(Path(args.repo), args.base, args.head, rules, enabled, args.path, args.head_only)
+    else:
+        if not args.series:
+            raise _Unusable("gate --tree needs patch files or an mbox")
+        result = gate_tree(
+            Path(args.tree), [Path(s) for s in args.series], rules, enabled, args.path, args.head_only
+        )
+    text = FORMATTERS[args.format](result, rules)
+    if args.output:
+        write_atomically(args.output, text)
+    else:
+        sys.stdout.write(text)
+    if args.fail_on == "never":
+        return EXIT_CLEAN
+    threshold = SEVERITY_RANK[args.fail_on]
+    introduced = [f for p in result.patches for f in p.introduced]
+    return EXIT_FINDINGS if any(SEVERITY_RANK[f.severity] >= threshold for f in introduced) else EXIT_CLEAN
+
+
 def _rules(args: argparse.Namespace) -> int:
     import json
 
@@ -175,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        return _rules(args) if args.command == "rules" else _check(args)
+        if args.command == "rules":
+            return _rules(args)
+        return _gate(args) if args.command == "gate" else _check(args)
     except (InputError, RuleFileError, KnowledgeError, _Unusable) as err:
         sys.stderr.write(f"vdpa-lint: error: {err}\n")
     except OSError as err:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection
+from typing import NamedTuple
 
 from analyzer.checks import CHECKS, DriverContext, Issue, driver_effects
 from analyzer.effects import EffectWalker
@@ -78,6 +79,120 @@ def _finding(rule: Rule, issue: Issue, table: OpsTable | None) -> Finding:
     )
 
 
+class TableResult(NamedTuple):
+    report: DriverReport
+    findings: tuple[Finding, ...]
+    touched: frozenset[str]  # files its analysis read
+    names: frozenset[str]  # functions it looked up
+
+
+class Analysis:
+    """One tree, analysed now and again after changes (the gate applies a patch, then
+    calls refresh() with the files it touched). Facts of unchanged files are kept, and a
+    table is analysed again only if a file its analysis read changed, or a changed file
+    defines a name it looked up, or the tree's vdpa.h changed."""
+
+    def __init__(
+        self,
+        paths: list[str],
+        rules: dict[str, Rule],
+        enabled: Collection[str],
+        kb: KnowledgeBase | None = None,
+    ) -> None:
+        self.paths = paths
+        self.rules = rules
+        self.enabled = set(enabled)
+        self.kb = kb or load_knowledge()
+        self.tree = scan(paths)
+        self.index = TreeIndex(self.tree)
+        self._tables: dict[tuple[str, str], TableResult] = {}
+        self.analysed = self.reused = 0  # tables, over the session's runs
+
+    def refresh(self, changed: set[str]) -> None:
+        """Files (relative paths) changed, added or deleted since the last run."""
+        names = set().union(*(self.index.defined_names(rel) for rel in changed))
+        self.tree = scan(self.paths)
+        self.index.invalidate(self.tree, changed)
+        names |= set().union(*(self.index.defined_names(rel) for rel in changed if self.index.raw(rel)))
+        api = self.tree.api_header
+        for key, tr in list(self._tables.items()):
+            if tr.touched & changed or tr.names & names or (api is not None and api in changed):
+                del self._tables[key]
+
+    def _tables_of_file(self, tables: list[OpsTable]) -> list[TableResult]:
+        """The tables of one file, analysed together: they share functions (vdpa_sim's two
+        tables share .reset), so they share one walker and one set of dependencies."""
+        old = [self._tables.get((t.path, t.name)) for t in tables]
+        if all(o is not None and o.report.table == t for o, t in zip(old, tables, strict=True)):
+            self.reused += len(tables)
+            return [o for o in old if o is not None]
+        self.analysed += len(tables)
+        index = self.index
+        index.touched, index.names = set(), set()
+        walker = EffectWalker(index, self.kb)
+        done: list[tuple[DriverReport, tuple[Finding, ...]]] = []
+        for table in tables:
+            index.facts(table.path)
+            ctx = DriverContext(table, index, walker, index.api, _conditional_ops(table, index))
+            findings: dict[tuple[object, ...], Finding] = {}
+            for rule_id in _ORDER:
+                if rule_id not in self.rules:
+                    continue
+                issues = CHECKS[rule_id](ctx)
+                if rule_id not in self.enabled:
+                    continue
+                for issue in issues:
+                    f = _finding(self.rules[rule_id], issue, table)
+                    findings.setdefault((f.rule_id, f.path, f.line, f.column, f.message), f)
+            done.append((_driver_report(ctx, index), tuple(findings.values())))
+        if self.tree.api_header:
+            index.touched.add(self.tree.api_header)
+        touched, names = frozenset(index.touched), frozenset(index.names)
+        results = [TableResult(report, findings, touched, names) for report, findings in done]
+        for table, result in zip(tables, results, strict=True):
+            self._tables[(table.path, table.name)] = result
+        return results
+
+    def run(self) -> Result:
+        started = time.perf_counter()
+        index = self.index
+        tables, unreadable = index.ops_tables()
+        for rel in self.tree.named_files:
+            facts = index.facts(rel)
+            if facts is not None and facts.gap_lines and not facts.functions and not facts.tables:
+                raise InputError(f"{rel}: not C source (syntax errors from line {facts.gap_lines[0]} on)")
+        findings: list[Finding] = []
+        drivers: list[DriverReport] = []
+        by_file: dict[str, list[OpsTable]] = {}
+        for table in tables:
+            by_file.setdefault(table.path, []).append(table)
+        for group in by_file.values():
+            for tr in self._tables_of_file(group):
+                findings.extend(tr.findings)
+                drivers.append(tr.report)
+        if "VDPA000" in self.enabled and "VDPA000" in self.rules:
+            for problem in unreadable:
+                message = f"{problem.message}; the file may hold a vDPA ops table and was not analysed"
+                findings.append(
+                    _finding(self.rules["VDPA000"], Issue("VDPA000", problem.path, 1, 1, message), None)
+                )
+        ordered = sorted(findings, key=Finding.sort_key)
+        drivers.sort(key=lambda d: (d.table.path, d.table.line))
+        errors = tuple(sorted(index.problems.values(), key=lambda p: p.path))
+        gaps = tuple(sorted((f.path, f.gap_lines) for f in index.parsed() if f.gap_lines))
+        return Result(
+            str(self.tree.root),
+            index.api,
+            tuple(drivers),
+            tuple(ordered),
+            errors,
+            len(index.parsed()),
+            gaps,
+            _source_lines(index, ordered),
+            time.perf_counter() - started,
+        )
+
+
 def analyse(
     paths: list[str],
     rules: dict[str, Rule],
@@ -85,52 +200,4 @@ def analyse(
     kb: KnowledgeBase | None = None,
 ) -> Result:
     """Check every vDPA ops table under paths. Raises InputError for unusable paths."""
-    started = time.perf_counter()
-    tree = scan(paths)
-    index = TreeIndex(tree)
-    walker = EffectWalker(index, kb or load_knowledge())
-    tables, unreadable = index.ops_tables()
-    for rel in tree.named_files:
-        facts = index.facts(rel)
-        if facts is not None and facts.gap_lines and not facts.functions and not facts.tables:
-            raise InputError(f"{rel}: not C source (syntax errors from line {facts.gap_lines[0]} on)")
-    findings: dict[tuple[object, ...], Finding] = {}
-    drivers: list[DriverReport] = []
-    for table in tables:
-        ctx = DriverContext(table, index, walker, index.api, _conditional_ops(table, index))
-        for rule_id in _ORDER:
-            if rule_id not in rules:
-                continue
-            issues = CHECKS[rule_id](ctx)
-            if rule_id not in enabled:
-                continue
-            for issue in issues:
-                f = _finding(rules[rule_id], issue, table)
-                findings.setdefault((f.rule_id, f.path, f.line, f.column, table.name, f.message), f)
-        drivers.append(_driver_report(ctx, index))
-    if "VDPA000" in enabled and "VDPA000" in rules:
-        for problem in unreadable:
-            issue = Issue(
-                "VDPA000",
-                problem.path,
-                1,
-                1,
-                f"{problem.message}; the file may hold a vDPA ops table and was not analysed",
-            )
-            f = _finding(rules["VDPA000"], issue, None)
-            findings.setdefault((f.rule_id, f.path, f.line, f.column, "", f.message), f)
-    ordered = sorted(findings.values(), key=Finding.sort_key)
-    drivers.sort(key=lambda d: (d.table.path, d.table.line))
-    errors = tuple(sorted(index.problems.values(), key=lambda p: p.path))
-    gaps = tuple(sorted((f.path, f.gap_lines) for f in index.parsed() if f.gap_lines))
-    return Result(
-        str(tree.root),
-        index.api,
-        tuple(drivers),
-        tuple(ordered),
-        errors,
-        len(index.parsed()),
-        gaps,
-        _source_lines(index, ordered),
-        time.perf_counter() - started,
-    )
+    return Analysis(paths, rules, enabled, kb).run()

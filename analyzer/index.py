@@ -61,6 +61,31 @@ class TreeIndex:
         self._globals: dict[str, list[Function]] = {}
         self._def_files: dict[str, list[str]] | None = None
         self._api: VdpaApi | None = None
+        # What one table's analysis read: the gate re-analyses a table only when one of
+        # these files changes, or a changed file defines one of these names.
+        self.touched: set[str] = set()
+        self.names: set[str] = set()
+
+    def invalidate(self, scan: Scan, changed: set[str]) -> None:
+        """Forget what changed files said (a patch was applied); keep everything else."""
+        self.scan = scan
+        for rel in changed:
+            self._facts.pop(rel, None)
+            self._raw.pop(rel, None)
+            self.problems.pop(rel, None)
+        for p in scan.problems:
+            self.problems.setdefault(p.path, p)
+        self._globals = {}
+        for facts in self.parsed():
+            self._register(facts)
+        self._def_files = None
+        if scan.api_header is None or scan.api_header in changed:
+            self._api = None
+
+    def defined_names(self, rel: str) -> set[str]:
+        """Names an unindented line of this file may define (from the bytes last read)."""
+        data = self._raw.get(rel)
+        return {m.group(1).decode("ascii", "replace") for m in _DEF_LINE_RE.finditer(data)} if data else set()
 
     # -- files ---------------------------------------------------------------------------
     def raw(self, rel: str) -> bytes | None:
@@ -73,15 +98,20 @@ class TreeIndex:
         return self._raw[rel]
 
     def facts(self, rel: str) -> FileFacts | None:
+        self.touched.add(rel)
         if rel not in self._facts:
             data = self.raw(rel)
             facts = extract(rel, data) if data is not None else None
             self._facts[rel] = facts
-            if facts is not None and self._walkable(rel):
-                for fn in facts.functions:
-                    if not fn.static or rel.endswith(".h"):
-                        self._globals.setdefault(fn.name, []).append(fn)
+            if facts is not None:
+                self._register(facts)
         return self._facts[rel]
+
+    def _register(self, facts: FileFacts) -> None:
+        if self._walkable(facts.path):
+            for fn in facts.functions:
+                if not fn.static or facts.path.endswith(".h"):
+                    self._globals.setdefault(fn.name, []).append(fn)
 
     def _walkable(self, rel: str) -> bool:
         """Driver code is walked into; kernel core (include/, kernel/, mm/, ...) is not:
@@ -144,6 +174,7 @@ class TreeIndex:
     def resolve(self, name: str, from_path: str) -> Resolution:
         """C linkage: the caller's file first (statics included), then the other files
         of the tree, nearest directory first (the driver's own directory wins)."""
+        self.names.add(name)
         own = self.facts(from_path)
         if own is not None and name in own.functions_by_name and self._walkable(from_path):
             return Resolution(own.functions_by_name[name])
@@ -151,6 +182,8 @@ class TreeIndex:
         for rel in candidates:
             if rel not in self.problems:
                 self.facts(rel)
+            else:
+                self.touched.add(rel)
         found = self._nearest(name, from_path)
         nearest_ok = _common_prefix(found.path, from_path) if found else -1
         for rel in candidates:

@@ -11,11 +11,11 @@ PACKAGE = Path(__file__).resolve().parent.parent / "analyzer"
 
 # Lowest first (STYLE.md): source access and C parsing; facts; walking; rules; output; CLI.
 LAYERS = [
-    {"source", "cmask", "cexpr", "cparse"},
+    {"source", "cmask", "cexpr", "cparse", "gitrepo"},
     {"facts", "extract", "api", "knowledge"},
     {"index", "effects"},
     {"model"},
-    {"findings", "rulebook", "checks", "engine"},
+    {"findings", "rulebook", "checks", "engine", "gate"},
     {"formats"},
     {"cli", "__main__"},
 ]

@@ -29,3 +29,4 @@ def formatter(name: str, color: bool = False) -> Formatter:
 
 
 FORMATS = ("text", "json", "sarif", "html")
+GATE_FORMATS = ("text", "json", "sarif", "github", "patchwork")

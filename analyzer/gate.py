@@ -1,0 +1,234 @@
+"""The gate: every patch of a series judged by what it introduces and fixes (SPEC §2, §4).
+
+States are the merge-base and each commit (or each applied patch); one Analysis
+session follows them, re-analysing only the tables a patch can affect. A finding is
+the same finding from one state to the next when its fingerprint is (rule, ops table,
+chain of functions, message without numbers), so code that moves is not new.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Collection
+from pathlib import Path
+from typing import NamedTuple
+
+from analyzer.engine import Analysis
+from analyzer.findings import SEVERITY_RANK, DriverReport, Finding, Result, TableRef, TraceStep
+from analyzer.gitrepo import Checkout, apply_patch, resolve_range, split_series, tree_copy
+from analyzer.rulebook import Rule
+from analyzer.source import InputError
+
+VERDICTS = ("success", "warning", "fail")
+
+
+class PatchVerdict(NamedTuple):
+    number: int
+    total: int
+    subject: str
+    source: str  # commit sha or patch file name
+    introduced: tuple[Finding, ...]
+    fixed: tuple[Finding, ...]
+    verdict: str
+
+
+class GateResult(NamedTuple):
+    base: str
+    base_findings: tuple[Finding, ...]  # already there: listed, not judged
+    patches: tuple[PatchVerdict, ...]
+    verdict: str
+    head: Result | None
+    head_only: bool
+    tables_analysed: int
+    tables_reused: int
+
+
+def _old_userspace_clears(d: DriverReport) -> bool:
+    """What userspace without IOTLB_PERSIST gets on reset: .compat_reset(CLEAN_MAP) where it
+    exists, else .reset (seed 004). Only a definite clearing counts."""
+    e = d.effects
+    if e is None:
+        return False
+    op = e.compat_clean if e.compat_clean.present else e.reset
+    return op.clears_map is True
+
+
+def compat_dropped(base: Result, state: Result, rule: Rule | None) -> list[Finding]:
+    """VDPA009: tables whose old-userspace reset cleared maps at base and no longer does."""
+    if rule is None:
+        return []
+    before = {(d.driver, d.table.name): d for d in base.drivers}
+    out = []
+    for d in state.drivers:
+        old = before.get((d.driver, d.table.name))
+        if old is None or not _old_userspace_clears(old) or _old_userspace_clears(d):
+            continue
+        entry = d.table.entry("compat_reset") or d.table.entry("reset")
+        line, col = (entry.line, entry.column) if entry else (d.table.line, d.table.column)
+        was = ".compat_reset(VDPA_RESET_F_CLEAN_MAP)" if old.table.entry("compat_reset") else ".reset"
+        msg = (
+            f"{d.table.name}: userspace without VHOST_BACKEND_F_IOTLB_PERSIST had its maps cleared "
+            f"on reset (by {was} at base) and no longer does"
+        )
+        where = TraceStep(
+            d.table.name, d.table.path, line, col, f"old userspace's reset goes to {was} at base"
+        )
+        out.append(
+            Finding(
+                rule.id,
+                rule.name,
+                rule.severity,
+                d.table.path,
+                line,
+                col,
+                msg,
+                TableRef(d.table.name, d.table.path, d.table.line),
+                (where,),
+                d.driver,
+                rule.confidence,
+            )
+        )
+    return out
+
+
+def _verdict(findings: Collection[Finding]) -> str:
+    worst = max((SEVERITY_RANK[f.severity] for f in findings), default=0)
+    return (
+        "fail"
+        if worst >= SEVERITY_RANK["error"]
+        else "warning"
+        if worst >= SEVERITY_RANK["warning"]
+        else "success"
+    )
+
+
+def _diff(
+    before: dict[str, Finding], after: dict[str, Finding]
+) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
+    introduced = tuple(sorted((f for k, f in after.items() if k not in before), key=Finding.sort_key))
+    fixed = tuple(sorted((f for k, f in before.items() if k not in after), key=Finding.sort_key))
+    return introduced, fixed
+
+
+class _Series:
+    """Findings of each state, judged against the state before it."""
+
+    def __init__(self, analysis: Analysis, rules: dict[str, Rule], enabled: Collection[str]) -> None:
+        self.analysis = analysis
+        self.rule009 = rules.get("VDPA009") if "VDPA009" in enabled else None
+        self.base: Result | None = None
+
+    def state(self, changed: set[str] | None) -> tuple[Result, dict[str, Finding]]:
+        if changed is not None:
+            self.analysis.refresh(changed)
+        result = self.analysis.run()
+        if self.base is None:
+            self.base = result
+        found = list(result.findings) + compat_dropped(self.base, result, self.rule009)
+        return result, {f.fingerprint(): f for f in found}
+
+
+def _judge(
+    states: list[tuple[str, str, Callable[[], set[str]]]],
+    series: _Series,
+    head_only: bool,
+    base_label: str,
+) -> GateResult:
+    """states: (subject, source, apply) for each patch, in order; apply returns changed paths."""
+    base_result, base_found = series.state(None)
+    prev = base_found
+    verdicts: list[PatchVerdict] = []
+    head: Result = base_result
+    total = len(states)
+    for k, (subject, source, apply) in enumerate(states, 1):
+        head, found = series.state(apply())
+        if not head_only:
+            introduced, fixed = _diff(prev, found)
+            verdicts.append(PatchVerdict(k, total, subject, source, introduced, fixed, _verdict(introduced)))
+        prev = found
+    if head_only and states:
+        introduced, fixed = _diff(base_found, prev)
+        verdicts.append(
+            PatchVerdict(
+                total, total, "the series as a whole", states[-1][1], introduced, fixed, _verdict(introduced)
+            )
+        )
+    worst = max((VERDICTS.index(v.verdict) for v in verdicts), default=0)
+    return GateResult(
+        base_label,
+        tuple(sorted(base_found.values(), key=Finding.sort_key)),
+        tuple(verdicts),
+        VERDICTS[worst],
+        head if states else base_result,
+        head_only,
+        series.analysis.analysed,
+        series.analysis.reused,
+    )
+
+
+def gate_repo(
+    repo: Path,
+    base: str,
+    head: str,
+    rules: dict[str, Rule],
+    enabled: Collection[str],
+    paths: list[str],
+    head_only: bool = False,
+) -> GateResult:
+    repo = repo.resolve()
+    merge_base, commits = resolve_range(repo, base, head)
+    with tempfile.TemporaryDirectory(prefix="vdpa-lint-gate-") as tmp:
+        work = Path(tmp) / "tree"
+        work.mkdir()
+        checkout = Checkout(repo, work)
+        checkout.move_to(merge_base)
+        analysis = Analysis(_subpaths(work, paths), rules, enabled)
+        series = _Series(analysis, rules, enabled)
+
+        def mover(sha: str) -> Callable[[], set[str]]:
+            return lambda: checkout.move_to(sha)
+
+        states = [(c.subject, c.sha, mover(c.sha)) for c in commits]
+        return _judge(states, series, head_only, merge_base)
+
+
+def gate_tree(
+    tree: Path,
+    patches: list[Path],
+    rules: dict[str, Rule],
+    enabled: Collection[str],
+    paths: list[str],
+    head_only: bool = False,
+) -> GateResult:
+    if not tree.is_dir():
+        raise InputError(f"{tree}: no such directory")
+    with tempfile.TemporaryDirectory(prefix="vdpa-lint-gate-") as tmp:
+        files = split_series(patches, Path(tmp))
+        with tree_copy(tree, Path(tmp)) as copy:
+            analysis = Analysis(_subpaths(copy, paths), rules, enabled)
+            series = _Series(analysis, rules, enabled)
+            total = len(files)
+            subjects: dict[int, str] = {}
+
+            def applier(k: int, patch: Path) -> Callable[[], set[str]]:
+                def apply() -> set[str]:
+                    subject, changed = apply_patch(copy, patch, f"patch {k}/{total} ({patch.name})")
+                    subjects[k] = subject
+                    return changed
+
+                return apply
+
+            states = [("", f.name, applier(k, f)) for k, f in enumerate(files, 1)]
+            result = _judge(states, series, head_only, str(tree))
+    patches_out = tuple(
+        p._replace(subject=subjects.get(p.number, p.subject) or p.source) for p in result.patches
+    )
+    return result._replace(patches=patches_out)
+
+
+def _subpaths(root: Path, paths: list[str]) -> list[str]:
+    out = [str(root / p) for p in paths] if paths else [str(root)]
+    for p in out:
+        if not Path(p).exists():
+            raise InputError(f"{p}: no such path in the tree")
+    return out

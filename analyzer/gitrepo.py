@@ -1,0 +1,162 @@
+"""The git plumbing the gate needs, with failures as InputError (exit 2, one line).
+
+Nothing here writes to the user's repository or tree: states are checked out into
+a temporary work tree with a temporary index, and patch series are applied to a
+temporary copy.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NamedTuple
+
+from analyzer.source import InputError
+
+_IDENTITY = {
+    "GIT_AUTHOR_NAME": "vdpa-lint",
+    "GIT_AUTHOR_EMAIL": "vdpa-lint@localhost",
+    "GIT_COMMITTER_NAME": "vdpa-lint",
+    "GIT_COMMITTER_EMAIL": "vdpa-lint@localhost",
+}
+_FAILED_FILE_RES = (
+    re.compile(r"error: patch failed: (\S+?):\d+"),
+    re.compile(r"error: (\S+?): (?:does not exist in index|No such file or directory|already exists)"),
+    re.compile(r"error: (\S+?): patch does not apply"),
+)
+
+
+class Commit(NamedTuple):
+    sha: str
+    subject: str
+
+
+def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, check: bool = True) -> str:
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **_IDENTITY, **(env or {})},
+        )
+    except FileNotFoundError:
+        raise InputError("git is not installed") from None
+    if check and proc.returncode != 0:
+        detail = (proc.stderr.strip().splitlines() or ["failed"])[-1]
+        raise InputError(f"git {args[0]}: {detail}")
+    return proc.stdout
+
+
+def resolve_range(repo: Path, base: str, head: str) -> tuple[str, list[Commit]]:
+    """The merge-base of base and head, and the commits after it up to head, oldest first."""
+    if not (repo / ".git").exists() and git("rev-parse", "--git-dir", cwd=repo, check=False) == "":
+        raise InputError(f"{repo}: not a git repository")
+    for rev in (base, head):
+        if not git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=repo, check=False).strip():
+            raise InputError(f"{repo}: unknown revision {rev!r}")
+    merge_base = git("merge-base", base, head, cwd=repo).strip()
+    out = git("log", "--reverse", "--topo-order", "--format=%H%x00%s", f"{merge_base}..{head}", cwd=repo)
+    commits = [Commit(*line.split("\0", 1)) for line in out.splitlines() if line]
+    return merge_base, commits
+
+
+class Checkout:
+    """Successive commits of a repository in one temporary work tree, with its own index:
+    moving to the next commit rewrites only the files that differ."""
+
+    def __init__(self, repo: Path, workdir: Path) -> None:
+        self.repo = repo
+        self.workdir = workdir
+        self.env = {
+            "GIT_INDEX_FILE": str(workdir.parent / "gate-index"),
+            "GIT_WORK_TREE": str(workdir),
+            "GIT_DIR": git("rev-parse", "--absolute-git-dir", cwd=repo).strip(),
+        }
+        self.current: str | None = None
+
+    def move_to(self, sha: str) -> set[str]:
+        """Check sha out; return the paths that changed (all of them the first time)."""
+        if self.current is None:
+            git("read-tree", "--reset", "-u", sha, env=self.env)
+            changed = set(git("ls-files", env=self.env).splitlines())
+        else:
+            changed = set(
+                git("diff", "--name-only", "--no-renames", self.current, sha, env=self.env).splitlines()
+            )
+            git("read-tree", "-m", "-u", self.current, sha, env=self.env)
+        self.current = sha
+        return changed
+
+
+def split_series(patches: list[Path], into: Path) -> list[Path]:
+    """The series as one file per patch: format-patch files as they are, an mbox split."""
+    out: list[Path] = []
+    for p in patches:
+        if not p.is_file():
+            raise InputError(f"{p}: no such patch file")
+        if _is_multi_mbox(p):
+            target = into / f"mbox-{len(out):03d}"
+            target.mkdir()
+            git("mailsplit", "-o" + str(target), str(p))
+            out.extend(sorted(target.iterdir()))
+        else:
+            out.append(p)
+    return out
+
+
+def _is_multi_mbox(p: Path) -> bool:
+    data = p.read_bytes()
+    return data.startswith(b"From ") and len(re.findall(rb"^From \S+ .*\d{4}$", data, re.M)) > 1
+
+
+@contextmanager
+def tree_copy(tree: Path, into: Path) -> Iterator[Path]:
+    """A copy of tree under `into`, committed in a fresh repository, for patches to go on."""
+    copy = into / "tree"
+    shutil.copytree(tree, copy, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    git("init", "-q", cwd=copy)
+    git("add", "-A", cwd=copy)
+    git("commit", "-q", "--no-verify", "-m", "base", cwd=copy)
+    yield copy
+
+
+def apply_patch(copy: Path, patch: Path, label: str) -> tuple[str, set[str]]:
+    """Apply one patch as a commit; return its subject and the paths it changed."""
+    text = patch.read_bytes()
+    is_mail = text.startswith(b"From ") or re.search(rb"^Subject:", text[:8192], re.M) is not None
+    if is_mail:
+        proc = subprocess.run(
+            ["git", "am", "-q", "--keep-cr", str(patch)],
+            cwd=copy,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **_IDENTITY},
+        )
+        if proc.returncode != 0:
+            subprocess.run(["git", "am", "--abort"], cwd=copy, capture_output=True)
+            raise InputError(f"{label} does not apply: {_failed_file(proc.stdout + proc.stderr)}")
+    else:
+        proc = subprocess.run(
+            ["git", "apply", "--index", str(patch)], cwd=copy, capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            raise InputError(f"{label} does not apply: {_failed_file(proc.stderr)}")
+        git("commit", "-q", "--no-verify", "--allow-empty", "-m", patch.name, cwd=copy)
+    subject = git("log", "-1", "--format=%s", cwd=copy).strip()
+    changed = set(git("diff", "--name-only", "--no-renames", "HEAD~1", "HEAD", cwd=copy).splitlines())
+    return subject, changed
+
+
+def _failed_file(output: str) -> str:
+    for regex in _FAILED_FILE_RES:
+        m = regex.search(output)
+        if m:
+            return m.group(1)
+    lines = [line for line in output.splitlines() if line.strip()]
+    return lines[0] if lines else "git could not apply it"
