@@ -180,7 +180,7 @@ def gate_repo(
     with tempfile.TemporaryDirectory(prefix="vdpa-lint-gate-") as tmp:
         work = Path(tmp) / "tree"
         work.mkdir()
-        checkout = Checkout(repo, work)
+        checkout = Checkout(repo, work, paths)
         checkout.move_to(merge_base)
         analysis = Analysis(_subpaths(work, paths), rules, enabled)
         series = _Series(analysis, rules, enabled)

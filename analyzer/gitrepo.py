@@ -67,12 +67,14 @@ def resolve_range(repo: Path, base: str, head: str) -> tuple[str, list[Commit]]:
 
 
 class Checkout:
-    """Successive commits of a repository in one temporary work tree, with its own index:
-    moving to the next commit rewrites only the files that differ."""
+    """Successive commits of a repository in one temporary work tree with its own index.
+    Only the paths the analysis can read are written (SPEC: drivers/ for callees, the API
+    header, the analysed paths), and moving on rewrites only the files that differ."""
 
-    def __init__(self, repo: Path, workdir: Path) -> None:
+    def __init__(self, repo: Path, workdir: Path, paths: list[str]) -> None:
         self.repo = repo
         self.workdir = workdir
+        self.paths = sorted(set(paths) | {"drivers", "include/linux/vdpa.h"})
         self.env = {
             "GIT_INDEX_FILE": str(workdir.parent / "gate-index"),
             "GIT_WORK_TREE": str(workdir),
@@ -80,16 +82,26 @@ class Checkout:
         }
         self.current: str | None = None
 
+    def _existing(self, sha: str, paths: list[str]) -> list[str]:
+        if not paths:
+            return []
+        return git("ls-tree", "-r", "--name-only", sha, "--", *paths, env=self.env).splitlines()
+
     def move_to(self, sha: str) -> set[str]:
         """Check sha out; return the paths that changed (all of them the first time)."""
         if self.current is None:
-            git("read-tree", "--reset", "-u", sha, env=self.env)
-            changed = set(git("ls-files", env=self.env).splitlines())
+            changed = set(self._existing(sha, self.paths))
         else:
             changed = set(
-                git("diff", "--name-only", "--no-renames", self.current, sha, env=self.env).splitlines()
+                git(
+                    "diff", "--name-only", "--no-renames", self.current, sha, "--", *self.paths, env=self.env
+                ).splitlines()
             )
-            git("read-tree", "-m", "-u", self.current, sha, env=self.env)
+        present = self._existing(sha, sorted(changed))
+        for rel in changed - set(present):
+            (self.workdir / rel).unlink(missing_ok=True)
+        for i in range(0, len(present), 500):  # keep each command line short
+            git("checkout", sha, "--", *present[i : i + 500], env=self.env)
         self.current = sha
         return changed
 

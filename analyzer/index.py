@@ -60,6 +60,7 @@ class TreeIndex:
         self._raw: dict[str, bytes] = {}
         self._globals: dict[str, list[Function]] = {}
         self._def_files: dict[str, list[str]] | None = None
+        self._def_names: dict[str, set[str]] = {}  # the other way round, to update it
         self._api: VdpaApi | None = None
         # What one table's analysis read: the gate re-analyses a table only when one of
         # these files changes, or a changed file defines one of these names.
@@ -78,7 +79,13 @@ class TreeIndex:
         self._globals = {}
         for facts in self.parsed():
             self._register(facts)
-        self._def_files = None
+        if self._def_files is not None:
+            for rel in changed:
+                for name in self._def_names.pop(rel, ()):
+                    self._def_files[name].remove(rel)
+            known = set(scan.tree_files)
+            for rel in sorted(changed & known):
+                self._index_definitions(rel)
         if scan.api_header is None or scan.api_header in changed:
             self._api = None
 
@@ -162,14 +169,19 @@ class TreeIndex:
         if self._def_files is None:
             self._def_files = {}
             for rel in self.scan.tree_files:
-                if not self._walkable(rel):
-                    continue
-                data = self.raw(rel) if rel not in self.problems else self._bytes_anyway(rel)
-                if data is None:
-                    continue
-                for name in {m.group(1) for m in _DEF_LINE_RE.finditer(data)}:
-                    self._def_files.setdefault(name.decode("ascii", "replace"), []).append(rel)
+                self._index_definitions(rel)
         return self._def_files
+
+    def _index_definitions(self, rel: str) -> None:
+        if not self._walkable(rel) or self._def_files is None:
+            return
+        data = self.raw(rel) if rel not in self.problems else self._bytes_anyway(rel)
+        if data is None:
+            return
+        names = {m.group(1).decode("ascii", "replace") for m in _DEF_LINE_RE.finditer(data)}
+        self._def_names[rel] = names
+        for name in names:
+            self._def_files.setdefault(name, []).append(rel)
 
     def resolve(self, name: str, from_path: str) -> Resolution:
         """C linkage: the caller's file first (statics included), then the other files

@@ -120,3 +120,61 @@ def test_612_subset_checks_agree(linux_612) -> None:
     sub = check_json(tree / "drivers" / "vdpa")
     key = lambda d: sorted((f["rule_id"], f["path"], f["line"]) for f in d["findings"])  # noqa: E731
     assert key(sub) == key(data)
+
+
+def test_612_gate_series(tmp_path) -> None:
+    """A series written here against Debian's 6.12, applied with gate --tree on a copy."""
+    import json
+
+    from conftest import run_cli
+    from gitseries import commit, format_patches, git, repo_from
+
+    tree = kernel_tree("6.12")
+    sim, mlx5 = "drivers/vdpa/vdpa_sim/vdpa_sim.c", "drivers/vdpa/mlx5/net/mlx5_vnet.c"
+    repo = repo_from(tree, tmp_path / "repo")
+    base = git(repo, "rev-parse", "HEAD").strip()
+    commit(
+        repo,
+        "vdpa_sim: say why reset passes no flags",
+        {
+            sim: (
+                "static int vdpasim_reset(struct vdpa_device *vdpa)\n{\n",
+                "static int vdpasim_reset(struct vdpa_device *vdpa)\n{\n\t/* maps stay: userspace owns them */\n",
+            )
+        },
+    )
+    commit(
+        repo,
+        "vdpa_sim: clean maps on every reset",
+        {
+            sim: (
+                "return vdpasim_compat_reset(vdpa, 0);",
+                "return vdpasim_compat_reset(vdpa, VDPA_RESET_F_CLEAN_MAP);",
+            )
+        },
+    )
+    commit(repo, "vdpa/mlx5: drop compat_reset", {mlx5: ("\t.compat_reset = mlx5_vdpa_compat_reset,\n", "")})
+    patches = format_patches(repo, base, tmp_path / "series")
+    stamp = {p: p.stat().st_mtime_ns for p in (tree / sim, tree / mlx5)}
+    proc = run_cli(
+        "gate", "--format", "json", "--tree", str(tree), "--path", "drivers/vdpa", *map(str, patches)
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert {p: p.stat().st_mtime_ns for p in stamp} == stamp  # the cached tree is never touched
+    data = json.loads(proc.stdout)
+    assert [(f["rule_id"], f["ops_table"]["name"]) for f in data["base"]["findings"]] == [
+        ("VDPA005", "vduse_vdpa_config_ops")
+    ]
+    p1, p2, p3 = data["patches"]
+    assert (p1["verdict"], p1["introduced"], p1["fixed"]) == ("success", [], [])
+    clear = line_of(tmp_path / "repo" / sim, "vhost_iotlb_reset(", after="static void vdpasim_do_reset(")
+    assert p2["verdict"] == "fail"
+    assert sorted((f["rule_id"], f["ops_table"]["name"], f["line"]) for f in p2["introduced"]) == [
+        ("VDPA001", "vdpasim_batch_config_ops", clear),
+        ("VDPA001", "vdpasim_config_ops", clear),
+    ]
+    assert p3["verdict"] == "fail"
+    assert [(f["rule_id"], f["ops_table"]["name"]) for f in p3["introduced"]] == [
+        ("VDPA009", "mlx5_vdpa_ops")
+    ]
+    assert data["stats"]["tables_reused"] >= 2 * 10 - 4  # each patch re-analyses its own driver only
