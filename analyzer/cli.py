@@ -5,6 +5,7 @@ above --fail-on, 2 the run could not be done."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -51,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--ignore", action="append", default=[], metavar="IDS", help="skip these rules")
     c.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    c.add_argument("--baseline", metavar="FILE", help="accept the findings listed in FILE")
+    c.add_argument("--write-baseline", metavar="FILE", help="write the current findings as accepted")
+    c.add_argument("--reason", metavar="TEXT", help="with --write-baseline: why they are accepted")
     h = sub.add_parser("report", help="write the HTML compliance report")
     h.add_argument("paths", nargs="+", metavar="PATH")
     h.add_argument("-o", "--output", metavar="FILE.html", required=True)
@@ -62,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     h.add_argument("--select", action="append", default=[], metavar="IDS")
     h.add_argument("--ignore", action="append", default=[], metavar="IDS")
-    h.set_defaults(format="html", color="never")
+    h.add_argument("--baseline", metavar="FILE", help="accept the findings listed in FILE")
+    h.set_defaults(format="html", color="never", write_baseline=None, reason=None)
     g = sub.add_parser("gate", help="judge each patch of a series: what it introduces and fixes")
     where = g.add_mutually_exclusive_group(required=True)
     where.add_argument("--repo", metavar="DIR", help="a git repository: judge the commits base..head")
@@ -88,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--select", action="append", default=[], metavar="IDS")
     g.add_argument("--ignore", action="append", default=[], metavar="IDS")
+    g.add_argument("--baseline", metavar="FILE", help="accept the findings listed in FILE")
     r = sub.add_parser("rules", help="list the rules with their text")
     r.add_argument("--format", choices=("text", "json"), default="text")
     r.add_argument("ids", nargs="*", metavar="ID", help="show only these rules")
@@ -115,6 +121,7 @@ def _check(args: argparse.Namespace) -> int:
     from analyzer.findings import SEVERITY_RANK
     from analyzer.formats import formatter
     from analyzer.rulebook import load_rules, resolve_rule_ids
+    from analyzer.suppress import apply, baseline_text, load_baseline
 
     rules = load_rules()
     enabled = resolve_rule_ids(rules, args.select) if args.select else set(rules)
@@ -123,7 +130,16 @@ def _check(args: argparse.Namespace) -> int:
         out_dir = Path(args.output).parent
         if not out_dir.is_dir():
             raise _Unusable(f"{args.output}: directory {out_dir} does not exist")
+    if args.write_baseline and not (args.reason or "").strip():
+        raise _Unusable("--write-baseline needs --reason TEXT: say why these findings are accepted")
+    baseline = load_baseline(Path(args.baseline)) if args.baseline else []
     result = analyse(args.paths, rules, enabled)
+    filtered = apply(result.findings, result.suppressions, baseline)
+    result = dataclasses.replace(
+        result, findings=filtered.kept, suppressed=filtered.suppressed, suppression_notes=filtered.notes
+    )
+    if args.write_baseline:
+        write_atomically(args.write_baseline, baseline_text(result.findings, args.reason))
     if not result.drivers and not result.findings:
         raise _Unusable(
             f"no vDPA parent driver (struct vdpa_config_ops table) found under {' '.join(args.paths)}"
@@ -138,7 +154,7 @@ def _check(args: argparse.Namespace) -> int:
         write_atomically(args.output, text)
     else:
         sys.stdout.write(text)
-    if args.fail_on == "never":
+    if args.fail_on == "never" or args.write_baseline:
         return EXIT_CLEAN
     threshold = SEVERITY_RANK[args.fail_on]
     failing = any(SEVERITY_RANK[f.severity] >= threshold for f in result.findings)
@@ -150,21 +166,31 @@ def _gate(args: argparse.Namespace) -> int:
     from analyzer.formats.gatefmt import FORMATTERS
     from analyzer.gate import gate_repo, gate_tree
     from analyzer.rulebook import load_rules, resolve_rule_ids
+    from analyzer.suppress import load_baseline
 
     rules = load_rules()
     enabled = resolve_rule_ids(rules, args.select) if args.select else set(rules)
     enabled -= resolve_rule_ids(rules, args.ignore)
+    baseline = load_baseline(Path(args.baseline)) if args.baseline else []
     if args.repo:
         if not args.base:
             raise _Unusable("gate --repo needs --base REV")
         if args.series:
             raise _Unusable("gate --repo takes no patch files (use --tree DIR SERIES...)")
-        result = gate_repo(Path(args.repo), args.base, args.head, rules, enabled, args.path, args.head_only)
+        result = gate_repo(
+            Path(args.repo), args.base, args.head, rules, enabled, args.path, args.head_only, baseline
+        )
     else:
         if not args.series:
             raise _Unusable("gate --tree needs patch files or an mbox")
         result = gate_tree(
-            Path(args.tree), [Path(s) for s in args.series], rules, enabled, args.path, args.head_only
+            Path(args.tree),
+            [Path(s) for s in args.series],
+            rules,
+            enabled,
+            args.path,
+            args.head_only,
+            baseline,
         )
     text = FORMATTERS[args.format](result, rules)
     if args.output:

@@ -15,6 +15,7 @@ from analyzer.knowledge import KnowledgeBase, load_knowledge
 from analyzer.model import replay
 from analyzer.rulebook import Rule
 from analyzer.source import InputError, scan
+from analyzer.suppress import find_suppressions
 
 # VDPA000 runs last: the other checks record the definitions they could not find.
 _ORDER = [*sorted(r for r in CHECKS if r != "VDPA000"), "VDPA000"]
@@ -190,6 +191,7 @@ class Analysis:
             gaps,
             _source_lines(index, ordered),
             time.perf_counter() - started,
+            tuple(s for f in index.parsed() for s in find_suppressions(f.path, index.raw(f.path) or b"")),
         )
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from analyzer.api import VdpaApi
 from analyzer.facts import OpsTable
 from analyzer.model import DriverEffects, Obligation
 from analyzer.source import SourceProblem
+
+if TYPE_CHECKING:
+    from analyzer.suppress import Suppression
 
 SEVERITY_RANK = {"note": 0, "warning": 1, "error": 2}
 
@@ -86,3 +89,6 @@ class Result:
     parse_gaps: tuple[tuple[str, tuple[int, ...]], ...] = ()  # parsed files tree-sitter stumbled on
     source_lines: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)  # for snippets
     seconds: float = 0.0
+    suppressions: tuple[Suppression, ...] = ()  # inline suppression comments in the analysed files
+    suppressed: tuple[tuple[Finding, str], ...] = ()  # findings accepted, and by what
+    suppression_notes: tuple[tuple[str, int, str], ...] = ()  # unused or malformed suppressions

@@ -18,6 +18,7 @@ from analyzer.findings import SEVERITY_RANK, DriverReport, Finding, Result, Tabl
 from analyzer.gitrepo import Checkout, apply_patch, resolve_range, split_series, tree_copy
 from analyzer.rulebook import Rule
 from analyzer.source import InputError
+from analyzer.suppress import BaselineEntry, apply
 
 VERDICTS = ("success", "warning", "fail")
 
@@ -113,8 +114,15 @@ def _diff(
 class _Series:
     """Findings of each state, judged against the state before it."""
 
-    def __init__(self, analysis: Analysis, rules: dict[str, Rule], enabled: Collection[str]) -> None:
+    def __init__(
+        self,
+        analysis: Analysis,
+        rules: dict[str, Rule],
+        enabled: Collection[str],
+        baseline: list[BaselineEntry],
+    ) -> None:
         self.analysis = analysis
+        self.baseline = baseline
         self.rule009 = rules.get("VDPA009") if "VDPA009" in enabled else None
         self.base: Result | None = None
 
@@ -125,7 +133,8 @@ class _Series:
         if self.base is None:
             self.base = result
         found = list(result.findings) + compat_dropped(self.base, result, self.rule009)
-        return result, {f.fingerprint(): f for f in found}
+        kept = apply(found, result.suppressions, self.baseline).kept  # accepted findings are never new
+        return result, {f.fingerprint(): f for f in kept}
 
 
 def _judge(
@@ -140,8 +149,8 @@ def _judge(
     verdicts: list[PatchVerdict] = []
     head: Result = base_result
     total = len(states)
-    for k, (subject, source, apply) in enumerate(states, 1):
-        head, found = series.state(apply())
+    for k, (subject, source, advance) in enumerate(states, 1):
+        head, found = series.state(advance())
         if not head_only:
             introduced, fixed = _diff(prev, found)
             verdicts.append(PatchVerdict(k, total, subject, source, introduced, fixed, _verdict(introduced)))
@@ -174,6 +183,7 @@ def gate_repo(
     enabled: Collection[str],
     paths: list[str],
     head_only: bool = False,
+    baseline: list[BaselineEntry] | None = None,
 ) -> GateResult:
     repo = repo.resolve()
     merge_base, commits = resolve_range(repo, base, head)
@@ -183,7 +193,7 @@ def gate_repo(
         checkout = Checkout(repo, work, paths)
         checkout.move_to(merge_base)
         analysis = Analysis(_subpaths(work, paths), rules, enabled)
-        series = _Series(analysis, rules, enabled)
+        series = _Series(analysis, rules, enabled, baseline or [])
 
         def mover(sha: str) -> Callable[[], set[str]]:
             return lambda: checkout.move_to(sha)
@@ -199,6 +209,7 @@ def gate_tree(
     enabled: Collection[str],
     paths: list[str],
     head_only: bool = False,
+    baseline: list[BaselineEntry] | None = None,
 ) -> GateResult:
     if not tree.is_dir():
         raise InputError(f"{tree}: no such directory")
@@ -206,7 +217,7 @@ def gate_tree(
         files = split_series(patches, Path(tmp))
         with tree_copy(tree, Path(tmp)) as copy:
             analysis = Analysis(_subpaths(copy, paths), rules, enabled)
-            series = _Series(analysis, rules, enabled)
+            series = _Series(analysis, rules, enabled, baseline or [])
             total = len(files)
             subjects: dict[int, str] = {}
 

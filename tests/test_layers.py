@@ -15,7 +15,7 @@ LAYERS = [
     {"facts", "extract", "api", "knowledge"},
     {"index", "effects"},
     {"model"},
-    {"findings", "rulebook", "checks", "engine", "gate"},
+    {"findings", "rulebook", "checks", "engine", "gate", "suppress"},
     {"formats"},
     {"cli", "__main__"},
 ]

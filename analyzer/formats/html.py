@@ -100,6 +100,8 @@ def view(result: Result, rules: dict[str, Rule]) -> dict[str, Any]:
         "rules": [(rules[r], per_rule.get(r, 0)) for r in sorted(rules)],
         "loose": [_finding(result, f) for f in loose],
         "gaps": result.parse_gaps,
+        "suppressed": result.suppressed,
+        "suppression_notes": result.suppression_notes,
         "errors": result.errors,
     }
 

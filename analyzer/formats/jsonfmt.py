@@ -72,6 +72,8 @@ def result_dict(result: Result) -> dict[str, Any]:
         ],
         "findings": [finding_dict(f) for f in result.findings],
         "errors": [{"path": e.path, "message": e.message} for e in result.errors],
+        "suppressed": [finding_dict(f) | {"accepted_by": how} for f, how in result.suppressed],
+        "suppression_notes": [{"path": p, "line": n, "message": m} for p, n, m in result.suppression_notes],
         "summary": {
             "drivers": len({d.driver for d in result.drivers}),
             "ops_tables": len(result.drivers),

@@ -33,6 +33,14 @@ class TextFormatter:
                 lines.append(
                     f"  {self._loc(step.path, step.line, step.column)} {self._sev('note')} {step.note}"
                 )
+        for path, line, text in result.suppression_notes:
+            where = f"{path}:{line}:" if line else f"{path}:"
+            lines.append(f"{where} {self._sev('note')} {text}")
+        if result.suppressed:
+            n = len(result.suppressed)
+            lines.append(
+                f"{self._sev('note')} {n} finding{'s' if n != 1 else ''} accepted (baseline or inline)"
+            )
         not_applicable: dict[str, set[str]] = {}
         for d in result.drivers:
             for rule_id, why in d.not_applicable:
