@@ -8,18 +8,39 @@ definition's name on an unindented line).
 
 from __future__ import annotations
 
+import dataclasses
+import multiprocessing
+import os
 import re
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import PurePosixPath
 from typing import NamedTuple
 
 from analyzer.api import VdpaApi, api_from_header
 from analyzer.extract import OPS_STRUCT, extract
 from analyzer.facts import FileFacts, Function, OpsTable
-from analyzer.source import Scan, SourceProblem, read_source
+from analyzer.source import MAX_FILE_BYTES, Scan, SourceProblem, read_source, walk_sources
 
 # An ops table definition always reads `vdpa_config_ops NAME =` (pointers and members do not).
 _TABLE_RE = re.compile(rb"\b" + OPS_STRUCT.encode() + rb"\s+\w+\s*=")
 _DEF_LINE_RE = re.compile(rb"^[A-Za-z_][\w \t*]*?\b([A-Za-z_]\w*)[ \t]*\(", re.M)
+
+
+PARALLEL_SCAN_FILES = 4000  # below this, starting worker processes costs more than it saves
+
+
+def _files_mentioning(root: str, needle: bytes, files: list[str]) -> list[str]:
+    """Files whose bytes contain needle, or that cannot be opened (raw() will say why)."""
+    out = []
+    prefix = root + os.sep
+    for rel in files:
+        try:
+            with open(prefix + rel, "rb", buffering=0) as fh:
+                if needle in fh.read(MAX_FILE_BYTES + 1):
+                    out.append(rel)
+        except OSError:
+            out.append(rel)
+    return out
 
 
 def driver_root(path: str) -> str:
@@ -138,24 +159,57 @@ class TreeIndex:
     # -- ops tables ----------------------------------------------------------------------
     def ops_tables(self) -> tuple[list[OpsTable], list[SourceProblem]]:
         """Every ops table in the analysed files, and the files that may hold one but
-        could not be read (fail closed: those become VDPA000)."""
+        could not be read (fail closed: those become VDPA000). Files are filtered on their
+        bytes first; only the few that define a table are decoded, kept and parsed."""
         tables: list[OpsTable] = []
         unreadable: list[SourceProblem] = []
         needle = OPS_STRUCT.encode()
-        for rel in self.scan.files:
+        for rel in self._mentioning(needle):
             data = self.raw(rel)
             if data is None:
-                raw = self._bytes_anyway(rel)
-                if raw is None or needle in raw:
-                    unreadable.append(self.problems[rel])
-                continue
-            if needle not in data or not _TABLE_RE.search(data):
-                continue
-            facts = self.facts(rel)
-            if facts is not None:
-                tables.extend(facts.tables)
+                unreadable.append(self.problems[rel])
+            elif _TABLE_RE.search(data):
+                facts = self.facts(rel)
+                if facts is not None:
+                    tables.extend(facts.tables)
         unreadable.extend(p for p in self.scan.problems if p not in unreadable)
+        self._extend_scope(tables)
         return tables, unreadable
+
+    def _mentioning(self, needle: bytes) -> list[str]:
+        """Analysed files whose bytes contain needle, or that cannot be read at all."""
+        files = [rel for rel in self.scan.files if rel not in self._raw]
+        cached = [rel for rel in self.scan.files if rel in self._raw and needle in self._raw[rel]]
+        workers = os.cpu_count() or 1
+        if len(files) < PARALLEL_SCAN_FILES or workers < 2:
+            found = _files_mentioning(str(self.scan.root), needle, files)
+        else:
+            # A whole kernel is 60,000 files: each core reads and searches its share.
+            chunks = [files[i::workers] for i in range(workers)]
+            ctx = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+                parts = pool.map(
+                    _files_mentioning, [str(self.scan.root)] * workers, [needle] * workers, chunks
+                )
+                found = [rel for part in parts for rel in part]
+        order = {rel: n for n, rel in enumerate(self.scan.files)}
+        return sorted(cached + found, key=order.__getitem__)
+
+    def _extend_scope(self, tables: list[OpsTable]) -> None:
+        """A parent outside the vDPA subsystem resolves callees in its own directory too."""
+        known = set(self.scan.tree_files)
+        extra = [
+            rel
+            for d in sorted({driver_root(t.path) for t in tables})
+            if d
+            for rel in walk_sources(self.scan.root, d)
+            if rel not in known
+        ]
+        if extra:
+            self.scan = dataclasses.replace(
+                self.scan, tree_files=self.scan.tree_files + tuple(dict.fromkeys(extra))
+            )
+            self._def_files = None
 
     def _bytes_anyway(self, rel: str) -> bytes | None:
         try:

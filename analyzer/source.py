@@ -17,6 +17,10 @@ from typing import NamedTuple
 SOURCE_SUFFIXES = (".c", ".h")
 MAX_FILE_BYTES = 8 * 1024 * 1024  # the largest file in a kernel tree is under 6 MB
 API_HEADER = "include/linux/vdpa.h"
+# Callees are resolved in the vDPA subsystem and in each parent's own directory (SPEC §3);
+# the rest of the kernel is summarised by the knowledge base instead of being walked, so a
+# whole tree and its vDPA subset give the same verdicts.
+SUBSYSTEM_DIRS = ("drivers/vdpa", "drivers/vhost", "drivers/virtio")
 
 
 class InputError(Exception):
@@ -32,7 +36,7 @@ class SourceProblem(NamedTuple):
 class Scan:
     root: Path  # paths in output are relative to it
     files: tuple[str, ...]  # the analysed files (relative, '/'-separated)
-    tree_files: tuple[str, ...]  # every source file of the tree, for resolving callees
+    tree_files: tuple[str, ...]  # the files callees are resolved in (SUBSYSTEM_DIRS, or all files)
     problems: tuple[SourceProblem, ...]
     api_header: str | None
     named_files: tuple[str, ...] = ()  # files named on the command line, not found in a directory
@@ -77,22 +81,32 @@ def read_source(path: Path) -> bytes | str:
 
 
 def _walk(top: Path, root: Path, files: list[str], problems: list[SourceProblem]) -> None:
-    for dirpath, dirnames, filenames in os.walk(top, onerror=None, followlinks=False):
-        dirnames.sort()
-        d = Path(dirpath)
-        for name in sorted(filenames):
-            if not name.endswith(SOURCE_SUFFIXES):
-                continue
-            p = d / name
-            rel = p.relative_to(root).as_posix()
-            if p.is_symlink():
-                try:
-                    p.resolve(strict=True)
-                except (OSError, RuntimeError) as err:
-                    reason = _describe(err) if isinstance(err, OSError) else "symbolic link loop"
-                    problems.append(SourceProblem(rel, f"cannot read: {reason}"))
-                    continue
-            files.append(rel)
+    """Source files under top, in a stable order; directories behind symlinks are not entered
+    (no loops), and a file symlink that leads nowhere is a problem, not a silent skip."""
+    prefix = len(str(root)) + 1
+    stack = [str(top)]
+    while stack:
+        directory = stack.pop()
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as err:
+            problems.append(SourceProblem(directory[prefix:] or ".", f"cannot read: {_describe(err)}"))
+            continue
+        subdirs = []
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):
+                subdirs.append(e.path)
+            elif e.name.endswith(SOURCE_SUFFIXES):
+                rel = e.path[prefix:].replace(os.sep, "/")
+                if e.is_symlink():
+                    try:
+                        Path(e.path).resolve(strict=True)
+                    except (OSError, RuntimeError) as err:
+                        reason = _describe(err) if isinstance(err, OSError) else "symbolic link loop"
+                        problems.append(SourceProblem(rel, f"cannot read: {reason}"))
+                        continue
+                files.append(rel)
+        stack.extend(reversed(subdirs))
 
 
 def _relative(p: Path, root: Path) -> str:
@@ -139,14 +153,20 @@ def scan(paths: list[str]) -> Scan:
             named.append(_relative(p, root))
             files.append(named[-1])
     api = API_HEADER if (root / API_HEADER).is_file() else None
-    # Callees resolve across the tree's drivers (SPEC §3); kernel core in include/ is
-    # summarised by the knowledge base instead of being walked.
-    tree: list[str] = []
-    if api is not None and (root / "drivers").is_dir():
-        _walk(root / "drivers", root, tree, [])
     files = list(dict.fromkeys(files))
-    tree_files = tuple(dict.fromkeys(files + tree))
+    if api is None:
+        tree_files = tuple(files)
+    else:
+        tree_files = tuple(f for d in SUBSYSTEM_DIRS for f in walk_sources(root, d))
     return Scan(root, tuple(files), tree_files, tuple(problems), api, tuple(named))
+
+
+def walk_sources(root: Path, directory: str) -> list[str]:
+    """The .c/.h files under root/directory, relative to root (none if it does not exist)."""
+    out: list[str] = []
+    if (root / directory).is_dir():
+        _walk(root / directory, root, out, [])
+    return out
 
 
 def _inside(p: Path, root: Path) -> bool:
