@@ -11,9 +11,13 @@ import sys
 import tempfile
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analyzer import __version__
 from analyzer.formats import FORMATS, GATE_FORMATS
+
+if TYPE_CHECKING:
+    from analyzer.cache import FactsCache
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
 FAIL_ON = ("error", "warning", "note", "never")
@@ -24,6 +28,23 @@ class _Parser(argparse.ArgumentParser):
         # One clear line, as for every other unusable input.
         sys.stderr.write(f"vdpa-lint: error: {message} (see 'vdpa-lint --help')\n")
         raise SystemExit(EXIT_UNUSABLE)
+
+
+def _cache_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the facts cache")
+    p.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="facts cache (default: $VDPA_LINT_CACHE_DIR, $XDG_CACHE_HOME/vdpa-lint/facts)",
+    )
+
+
+def _cache(args: argparse.Namespace) -> FactsCache | None:
+    from analyzer.cache import FactsCache, default_dir
+
+    if args.no_cache:
+        return None
+    return FactsCache(Path(args.cache_dir) if args.cache_dir else default_dir())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--ignore", action="append", default=[], metavar="IDS", help="skip these rules")
     c.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     c.add_argument("--baseline", metavar="FILE", help="accept the findings listed in FILE")
+    _cache_options(c)
     c.add_argument("--write-baseline", metavar="FILE", help="write the current findings as accepted")
     c.add_argument("--reason", metavar="TEXT", help="with --write-baseline: why they are accepted")
     h = sub.add_parser("report", help="write the HTML compliance report")
@@ -67,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--select", action="append", default=[], metavar="IDS")
     h.add_argument("--ignore", action="append", default=[], metavar="IDS")
     h.add_argument("--baseline", metavar="FILE", help="accept the findings listed in FILE")
+    _cache_options(h)
     h.set_defaults(format="html", color="never", write_baseline=None, reason=None)
     g = sub.add_parser("gate", help="judge each patch of a series: what it introduces and fixes")
     where = g.add_mutually_exclusive_group(required=True)
@@ -94,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--select", action="append", default=[], metavar="IDS")
     g.add_argument("--ignore", action="append", default=[], metavar="IDS")
     g.add_argument("--baseline", metavar="FILE", help="accept the findings listed in FILE")
+    _cache_options(g)
     r = sub.add_parser("rules", help="list the rules with their text")
     r.add_argument("--format", choices=("text", "json"), default="text")
     r.add_argument("ids", nargs="*", metavar="ID", help="show only these rules")
@@ -133,7 +157,7 @@ def _check(args: argparse.Namespace) -> int:
     if args.write_baseline and not (args.reason or "").strip():
         raise _Unusable("--write-baseline needs --reason TEXT: say why these findings are accepted")
     baseline = load_baseline(Path(args.baseline)) if args.baseline else []
-    result = analyse(args.paths, rules, enabled)
+    result = analyse(args.paths, rules, enabled, cache=_cache(args))
     filtered = apply(result.findings, result.suppressions, baseline)
     result = dataclasses.replace(
         result, findings=filtered.kept, suppressed=filtered.suppressed, suppression_notes=filtered.notes
@@ -178,7 +202,15 @@ def _gate(args: argparse.Namespace) -> int:
         if args.series:
             raise _Unusable("gate --repo takes no patch files (use --tree DIR SERIES...)")
         result = gate_repo(
-            Path(args.repo), args.base, args.head, rules, enabled, args.path, args.head_only, baseline
+            Path(args.repo),
+            args.base,
+            args.head,
+            rules,
+            enabled,
+            args.path,
+            args.head_only,
+            baseline,
+            _cache(args),
         )
     else:
         if not args.series:
@@ -191,6 +223,7 @@ def _gate(args: argparse.Namespace) -> int:
             args.path,
             args.head_only,
             baseline,
+            _cache(args),
         )
     text = FORMATTERS[args.format](result, rules)
     if args.output:

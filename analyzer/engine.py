@@ -6,6 +6,7 @@ import time
 from collections.abc import Collection
 from typing import NamedTuple
 
+from analyzer.cache import FactsCache
 from analyzer.checks import CHECKS, DriverContext, Issue, driver_effects
 from analyzer.effects import EffectWalker
 from analyzer.facts import OpsTable
@@ -99,13 +100,14 @@ class Analysis:
         rules: dict[str, Rule],
         enabled: Collection[str],
         kb: KnowledgeBase | None = None,
+        cache: FactsCache | None = None,
     ) -> None:
         self.paths = paths
         self.rules = rules
         self.enabled = set(enabled)
         self.kb = kb or load_knowledge()
         self.tree = scan(paths)
-        self.index = TreeIndex(self.tree)
+        self.index = TreeIndex(self.tree, cache)
         self._tables: dict[tuple[str, str], TableResult] = {}
         self.analysed = self.reused = 0  # tables, over the session's runs
 
@@ -181,6 +183,7 @@ class Analysis:
         drivers.sort(key=lambda d: (d.table.path, d.table.line))
         errors = tuple(sorted(index.problems.values(), key=lambda p: p.path))
         gaps = tuple(sorted((f.path, f.gap_lines) for f in index.parsed() if f.gap_lines))
+        index.store_cache()
         return Result(
             str(self.tree.root),
             index.api,
@@ -200,6 +203,7 @@ def analyse(
     rules: dict[str, Rule],
     enabled: Collection[str],
     kb: KnowledgeBase | None = None,
+    cache: FactsCache | None = None,
 ) -> Result:
     """Check every vDPA ops table under paths. Raises InputError for unusable paths."""
-    return Analysis(paths, rules, enabled, kb).run()
+    return Analysis(paths, rules, enabled, kb, cache).run()

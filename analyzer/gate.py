@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import NamedTuple
 
+from analyzer.cache import FactsCache
 from analyzer.engine import Analysis
 from analyzer.findings import SEVERITY_RANK, DriverReport, Finding, Result, TableRef, TraceStep
 from analyzer.gitrepo import Checkout, apply_patch, resolve_range, split_series, tree_copy
@@ -184,6 +185,7 @@ def gate_repo(
     paths: list[str],
     head_only: bool = False,
     baseline: list[BaselineEntry] | None = None,
+    cache: FactsCache | None = None,
 ) -> GateResult:
     repo = repo.resolve()
     merge_base, commits = resolve_range(repo, base, head)
@@ -192,7 +194,7 @@ def gate_repo(
         work.mkdir()
         checkout = Checkout(repo, work, paths)
         checkout.move_to(merge_base)
-        analysis = Analysis(_subpaths(work, paths), rules, enabled)
+        analysis = Analysis(_subpaths(work, paths), rules, enabled, cache=cache)
         series = _Series(analysis, rules, enabled, baseline or [])
 
         def mover(sha: str) -> Callable[[], set[str]]:
@@ -210,13 +212,14 @@ def gate_tree(
     paths: list[str],
     head_only: bool = False,
     baseline: list[BaselineEntry] | None = None,
+    cache: FactsCache | None = None,
 ) -> GateResult:
     if not tree.is_dir():
         raise InputError(f"{tree}: no such directory")
     with tempfile.TemporaryDirectory(prefix="vdpa-lint-gate-") as tmp:
         files = split_series(patches, Path(tmp))
         with tree_copy(tree, Path(tmp)) as copy:
-            analysis = Analysis(_subpaths(copy, paths), rules, enabled)
+            analysis = Analysis(_subpaths(copy, paths), rules, enabled, cache=cache)
             series = _Series(analysis, rules, enabled, baseline or [])
             total = len(files)
             subjects: dict[int, str] = {}

@@ -17,6 +17,7 @@ from pathlib import PurePosixPath
 from typing import NamedTuple
 
 from analyzer.api import VdpaApi, api_from_header
+from analyzer.cache import FactsCache
 from analyzer.extract import OPS_STRUCT, extract
 from analyzer.facts import FileFacts, Function, OpsTable
 from analyzer.source import MAX_FILE_BYTES, Scan, SourceProblem, read_source, walk_sources
@@ -74,8 +75,10 @@ def _common_prefix(a: str, b: str) -> int:
 
 
 class TreeIndex:
-    def __init__(self, scan: Scan) -> None:
+    def __init__(self, scan: Scan, cache: FactsCache | None = None) -> None:
         self.scan = scan
+        self.cache = cache
+        self._to_store: list[tuple[str, bytes, FileFacts]] = []
         self._facts: dict[str, FileFacts | None] = {}
         self.problems: dict[str, SourceProblem] = {p.path: p for p in scan.problems}
         self._raw: dict[str, bytes] = {}
@@ -129,11 +132,24 @@ class TreeIndex:
         self.touched.add(rel)
         if rel not in self._facts:
             data = self.raw(rel)
-            facts = extract(rel, data) if data is not None else None
+            facts = None
+            if data is not None:
+                facts = self.cache.get(rel, data) if self.cache else None
+                if facts is None:
+                    facts = extract(rel, data)
+                    if self.cache:
+                        self._to_store.append((rel, data, facts))
             self._facts[rel] = facts
             if facts is not None:
                 self._register(facts)
         return self._facts[rel]
+
+    def store_cache(self) -> None:
+        """Write the facts extracted in this run to the on-disk cache."""
+        if self.cache:
+            for rel, data, facts in self._to_store:
+                self.cache.put(rel, data, facts)
+        self._to_store = []
 
     def _register(self, facts: FileFacts) -> None:
         if self._walkable(facts.path):

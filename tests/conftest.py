@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -31,3 +33,8 @@ def check_json(*paths: str | Path, extra: tuple[str, ...] = ()) -> dict:
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every vdpa-lint the tests start shares one fresh facts cache, not the user's."""
+    os.environ["VDPA_LINT_CACHE_DIR"] = tempfile.mkdtemp(prefix="vdpa-lint-test-cache-")

@@ -1,0 +1,100 @@
+"""A content-addressed on-disk cache of per-file facts.
+
+The key is a digest of the file's path and bytes and of the extractor itself (the
+source of the modules that produce facts, and the grammar's version), so an edit to
+either can never serve stale facts. Entries are written to a temporary file and
+renamed into place (concurrent writers are safe: the last rename wins, and both wrote
+the same bytes); each carries a checksum, and an entry that fails it or does not
+unpickle is removed and treated as a miss. The cache is the user's own directory
+(pickle is only as trustworthy as the directory it is read from).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import pickle
+import tempfile
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+from analyzer import __version__
+from analyzer.facts import FileFacts
+
+_MAGIC = b"VDPALINT-FACTS-1\n"
+_EXTRACTOR_MODULES = ("cmask.py", "cparse.py", "cexpr.py", "extract.py", "facts.py")
+
+
+def default_dir() -> Path:
+    """$VDPA_LINT_CACHE_DIR, else $XDG_CACHE_HOME/vdpa-lint/facts, else ~/.cache/vdpa-lint/facts."""
+    explicit = os.environ.get("VDPA_LINT_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vdpa-lint" / "facts"
+
+
+@lru_cache(maxsize=1)
+def _salt() -> bytes:
+    h = hashlib.sha256(_MAGIC + __version__.encode())
+    for name in ("tree-sitter", "tree-sitter-c"):
+        try:
+            h.update(metadata.version(name).encode())
+        except metadata.PackageNotFoundError:
+            h.update(b"?")
+    here = Path(__file__).parent
+    for module in _EXTRACTOR_MODULES:
+        h.update((here / module).read_bytes())
+    return h.digest()
+
+
+def freeze(facts: FileFacts) -> FileFacts:
+    """The facts with every function body extracted, ready to be stored."""
+    functions = tuple(dataclasses.replace(fn, source=fn.body, _cache=[]) for fn in facts.functions)
+    return dataclasses.replace(facts, functions=functions, functions_by_name={})
+
+
+class FactsCache:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.hits = self.misses = 0
+
+    def _path(self, rel: str, data: bytes) -> Path:
+        key = hashlib.sha256(_salt() + rel.encode() + b"\0" + data).hexdigest()
+        return self.directory / key[:2] / key[2:]
+
+    def get(self, rel: str, data: bytes) -> FileFacts | None:
+        path = self._path(rel, data)
+        try:
+            blob = path.read_bytes()
+        except OSError:
+            self.misses += 1
+            return None
+        body = blob[len(_MAGIC) + 32 :]
+        ok = blob.startswith(_MAGIC) and blob[len(_MAGIC) : len(_MAGIC) + 32] == hashlib.sha256(body).digest()
+        facts = None
+        if ok:
+            try:
+                facts = pickle.loads(body)
+            except Exception:  # any unpickling failure means a corrupt entry
+                facts = None
+        if not isinstance(facts, FileFacts) or facts.path != rel:
+            path.unlink(missing_ok=True)
+            self.misses += 1
+            return None
+        self.hits += 1
+        return facts
+
+    def put(self, rel: str, data: bytes, facts: FileFacts) -> None:
+        path = self._path(rel, data)
+        body = pickle.dumps(freeze(facts), protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(_MAGIC + hashlib.sha256(body).digest() + body)
+            os.replace(tmp, path)
+        except OSError:
+            return  # a cache that cannot be written is only slower

@@ -1,0 +1,105 @@
+"""The on-disk facts cache: same verdicts, safe against corruption and concurrent writers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import FIXTURES, REPO, run_cli
+
+from analyzer.cache import FactsCache, default_dir, freeze
+from analyzer.engine import analyse
+from analyzer.extract import extract
+from analyzer.rulebook import load_rules
+
+RULES = load_rules()
+TREES = [
+    FIXTURES / "demo-kernel",
+    FIXTURES / "reset-guards",
+    FIXTURES / "kernel-idioms",
+    FIXTURES / "table-rules",
+]
+
+
+def _key(result) -> list:
+    return [(f.rule_id, f.path, f.line, f.message, f.trace) for f in result.findings] + [
+        (d.table, d.obligations) for d in result.drivers
+    ]
+
+
+def test_cached_facts_give_the_same_verdicts(tmp_path: Path) -> None:
+    for tree in TREES:
+        where = tmp_path / tree.name  # trees share identical headers: one cache each, to count
+        cold_cache = FactsCache(where)
+        cold = analyse([str(tree)], RULES, set(RULES), cache=cold_cache)
+        assert cold_cache.hits == 0 and cold_cache.misses > 0
+        warm_cache = FactsCache(where)
+        warm = analyse([str(tree)], RULES, set(RULES), cache=warm_cache)
+        assert warm_cache.misses == 0 and warm_cache.hits == cold_cache.misses
+        assert _key(warm) == _key(cold) == _key(analyse([str(tree)], RULES, set(RULES)))
+
+
+def test_frozen_facts_keep_every_body() -> None:
+    path = FIXTURES / "reset-guards" / "drivers" / "vdpa" / "guards" / "guards.c"
+    facts = extract("guards.c", path.read_bytes())
+    frozen = freeze(facts)
+    assert [f.calls for f in frozen.functions] == [f.calls for f in facts.functions]
+    assert [f.writes for f in frozen.functions] == [f.writes for f in facts.functions]
+    assert frozen.functions_by_name["gd_or_compat"].calls
+
+
+def test_corrupt_and_truncated_entries_are_misses(tmp_path: Path) -> None:
+    tree = FIXTURES / "demo-kernel"
+    analyse([str(tree)], RULES, set(RULES), cache=FactsCache(tmp_path / "c"))
+    entries = sorted(p for p in (tmp_path / "c").rglob("*") if p.is_file())
+    assert entries
+    for n, p in enumerate(entries):
+        data = p.read_bytes()
+        p.write_bytes(data[: len(data) // 2] if n % 2 else data[:-10] + b"garbage!!!")
+    cache = FactsCache(tmp_path / "c")
+    result = analyse([str(tree)], RULES, set(RULES), cache=cache)
+    assert cache.hits == 0 and cache.misses == len(entries)
+    assert _key(result) == _key(analyse([str(tree)], RULES, set(RULES)))
+    again = FactsCache(tmp_path / "c")
+    analyse([str(tree)], RULES, set(RULES), cache=again)
+    assert again.hits == len(entries)  # rewritten whole
+
+
+def test_concurrent_runs_share_a_cache(tmp_path: Path) -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "analyzer",
+        "check",
+        "--format",
+        "json",
+        "--fail-on",
+        "never",
+        "--cache-dir",
+        str(tmp_path / "c"),
+    ]
+    procs = [
+        subprocess.Popen([*cmd, str(t)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+        for t in TREES * 2
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
+    for k in range(len(TREES)):
+        assert outs[k][0] == outs[k + len(TREES)][0]
+    assert not [p for p in (tmp_path / "c").rglob(".tmp-*")]  # no half-written entry left
+
+
+def test_no_cache_writes_nothing(tmp_path: Path) -> None:
+    proc = run_cli("check", "--no-cache", "--cache-dir", str(tmp_path / "c"), str(FIXTURES / "demo-kernel"))
+    assert proc.returncode == 1 and not (tmp_path / "c").exists()
+    proc = run_cli("check", "--cache-dir", str(tmp_path / "c"), str(FIXTURES / "demo-kernel"))
+    assert proc.returncode == 1 and any((tmp_path / "c").rglob("*"))
+
+
+def test_cache_location_follows_xdg(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("VDPA_LINT_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_dir() == tmp_path / "xdg" / "vdpa-lint" / "facts"
+    monkeypatch.setenv("VDPA_LINT_CACHE_DIR", str(tmp_path / "mine"))
+    assert default_dir() == tmp_path / "mine"
