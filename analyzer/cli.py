@@ -144,6 +144,7 @@ def _check(args: argparse.Namespace) -> int:
     from analyzer.engine import analyse
     from analyzer.findings import SEVERITY_RANK
     from analyzer.formats import formatter
+    from analyzer.progress import Progress
     from analyzer.rulebook import load_rules, resolve_rule_ids
     from analyzer.suppress import apply, baseline_text, load_baseline
 
@@ -157,7 +158,11 @@ def _check(args: argparse.Namespace) -> int:
     if args.write_baseline and not (args.reason or "").strip():
         raise _Unusable("--write-baseline needs --reason TEXT: say why these findings are accepted")
     baseline = load_baseline(Path(args.baseline)) if args.baseline else []
-    result = analyse(args.paths, rules, enabled, cache=_cache(args))
+    progress = Progress()
+    try:
+        result = analyse(args.paths, rules, enabled, cache=_cache(args), progress=progress)
+    finally:
+        progress.done()
     filtered = apply(result.findings, result.suppressions, baseline)
     result = dataclasses.replace(
         result, findings=filtered.kept, suppressed=filtered.suppressed, suppression_notes=filtered.notes

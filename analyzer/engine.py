@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import NamedTuple
 
 from analyzer.cache import FactsCache
@@ -169,7 +169,8 @@ class Analysis:
         by_file: dict[str, list[OpsTable]] = {}
         for table in tables:
             by_file.setdefault(table.path, []).append(table)
-        for group in by_file.values():
+        for n, group in enumerate(by_file.values(), 1):
+            index.progress("analysing drivers", n, len(by_file))
             for tr in self._tables_of_file(group):
                 findings.extend(tr.findings)
                 drivers.append(tr.report)
@@ -204,6 +205,10 @@ def analyse(
     enabled: Collection[str],
     kb: KnowledgeBase | None = None,
     cache: FactsCache | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Result:
     """Check every vDPA ops table under paths. Raises InputError for unusable paths."""
-    return Analysis(paths, rules, enabled, kb, cache).run()
+    analysis = Analysis(paths, rules, enabled, kb, cache)
+    if progress is not None:
+        analysis.index.progress = progress
+    return analysis.run()

@@ -12,6 +12,7 @@ import dataclasses
 import multiprocessing
 import os
 import re
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import PurePosixPath
 from typing import NamedTuple
@@ -79,6 +80,7 @@ class TreeIndex:
         self.scan = scan
         self.cache = cache
         self._to_store: list[tuple[str, bytes, FileFacts]] = []
+        self.progress: Callable[[str, int, int], None] = lambda stage, done, total: None
         self._facts: dict[str, FileFacts | None] = {}
         self.problems: dict[str, SourceProblem] = {p.path: p for p in scan.problems}
         self._raw: dict[str, bytes] = {}
@@ -200,14 +202,18 @@ class TreeIndex:
         if len(files) < PARALLEL_SCAN_FILES or workers < 2:
             found = _files_mentioning(str(self.scan.root), needle, files)
         else:
-            # A whole kernel is 60,000 files: each core reads and searches its share.
-            chunks = [files[i::workers] for i in range(workers)]
+            # A whole kernel is 60,000 files: the cores read and search shares of them.
+            size = max(1, len(files) // (16 * workers))
+            chunks = [files[i : i + size] for i in range(0, len(files), size)]
             ctx = multiprocessing.get_context("fork")
+            found = []
             with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
                 parts = pool.map(
-                    _files_mentioning, [str(self.scan.root)] * workers, [needle] * workers, chunks
+                    _files_mentioning, [str(self.scan.root)] * len(chunks), [needle] * len(chunks), chunks
                 )
-                found = [rel for part in parts for rel in part]
+                for n, part in enumerate(parts, 1):
+                    found.extend(part)
+                    self.progress("scanning files", min(n * size, len(files)), len(files))
         order = {rel: n for n, rel in enumerate(self.scan.files)}
         return sorted(cached + found, key=order.__getitem__)
 

@@ -17,7 +17,7 @@ LAYERS = [
     {"model"},
     {"findings", "rulebook", "checks", "engine", "gate", "suppress"},
     {"formats"},
-    {"cli", "__main__"},
+    {"cli", "__main__", "progress"},
 ]
 
 
