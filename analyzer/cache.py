@@ -17,8 +17,10 @@ import os
 import pickle
 import tempfile
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
+
+import tree_sitter
+import tree_sitter_c
 
 from analyzer import __version__
 from analyzer.facts import FileFacts
@@ -39,14 +41,14 @@ def default_dir() -> Path:
 @lru_cache(maxsize=1)
 def _salt() -> bytes:
     h = hashlib.sha256(_MAGIC + __version__.encode())
-    for name in ("tree-sitter", "tree-sitter-c"):
-        try:
-            h.update(metadata.version(name).encode())
-        except metadata.PackageNotFoundError:
-            h.update(b"?")
+    # The compiled parser and grammar: an upgrade replaces these files.
+    for package in (tree_sitter, tree_sitter_c):
+        for binary in sorted(Path(package.__file__ or ".").parent.glob("*.so")):
+            st = binary.stat()
+            h.update(f"{binary}:{st.st_size}:{st.st_mtime_ns}".encode())
     here = Path(__file__).parent
-    for module in _EXTRACTOR_MODULES:
-        h.update((here / module).read_bytes())
+    for name in _EXTRACTOR_MODULES:
+        h.update((here / name).read_bytes())
     return h.digest()
 
 

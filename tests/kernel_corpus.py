@@ -10,9 +10,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @cache
-def kernel_tree(version: str) -> Path:
+def kernel_tree(version: str, full: bool = False) -> Path:
+    """The vDPA subset of Debian's linux-source-<version>, or with full=True the whole tree."""
     proc = subprocess.run(
-        [str(REPO / "scripts" / "fetch-kernel-corpus"), version],
+        [str(REPO / "scripts" / "fetch-kernel-corpus"), *(["--full"] if full else []), version],
         capture_output=True,
         text=True,
         timeout=1800,
