@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import pickle
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -78,6 +77,8 @@ class FactsCache:
         ok = blob.startswith(_MAGIC) and blob[len(_MAGIC) : len(_MAGIC) + 32] == hashlib.sha256(body).digest()
         facts = None
         if ok:
+            import pickle
+
             try:
                 facts = pickle.loads(body)
             except Exception:  # any unpickling failure means a corrupt entry
@@ -90,6 +91,8 @@ class FactsCache:
         return facts
 
     def put(self, rel: str, data: bytes, facts: FileFacts) -> None:
+        import pickle
+
         path = self._path(rel, data)
         body = pickle.dumps(freeze(facts), protocol=pickle.HIGHEST_PROTOCOL)
         try:

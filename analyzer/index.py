@@ -9,11 +9,9 @@ definition's name on an unindented line).
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import os
 import re
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import PurePosixPath
 from typing import NamedTuple
 
@@ -203,6 +201,10 @@ class TreeIndex:
             found = _files_mentioning(str(self.scan.root), needle, files)
         else:
             # A whole kernel is 60,000 files: the cores read and search shares of them.
+            # (Imported here: process pools cost 25 ms of imports a small run never needs.)
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
             size = max(1, len(files) // (16 * workers))
             chunks = [files[i : i + size] for i in range(0, len(files), size)]
             ctx = multiprocessing.get_context("fork")
