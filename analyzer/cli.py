@@ -17,7 +17,12 @@ from analyzer import __version__
 from analyzer.formats import FORMATS, GATE_FORMATS
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from analyzer.cache import FactsCache
+    from analyzer.findings import Finding
+    from analyzer.rulebook import Rule
+    from analyzer.suppress import BaselineEntry
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
 FAIL_ON = ("error", "warning", "note", "never")
@@ -30,13 +35,55 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_UNUSABLE)
 
 
-def _cache_options(p: argparse.ArgumentParser) -> None:
+def _selection_options(p: argparse.ArgumentParser) -> None:
+    """What check, report and gate share: which rules, which accepted findings, which cache."""
+    p.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="IDS",
+        help="only these rules (ids or names, comma-separated)",
+    )
+    p.add_argument("--ignore", action="append", default=[], metavar="IDS", help="skip these rules")
+    p.add_argument("--baseline", metavar="FILE", help="accept the findings listed in FILE")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the facts cache")
     p.add_argument(
         "--cache-dir",
         metavar="DIR",
         help="facts cache (default: $VDPA_LINT_CACHE_DIR, $XDG_CACHE_HOME/vdpa-lint/facts)",
     )
+
+
+def _setup(args: argparse.Namespace) -> tuple[dict[str, Rule], set[str], list[BaselineEntry]]:
+    """The rules, the enabled ids and the accepted findings the options ask for."""
+    from analyzer.rulebook import load_rules, resolve_rule_ids
+    from analyzer.suppress import load_baseline
+
+    rules = load_rules()
+    enabled = resolve_rule_ids(rules, args.select) if args.select else set(rules)
+    enabled -= resolve_rule_ids(rules, args.ignore)
+    if getattr(args, "output", None):
+        out_dir = Path(args.output).parent
+        if not out_dir.is_dir():
+            raise _Unusable(f"{args.output}: directory {out_dir} does not exist")
+    baseline = load_baseline(Path(args.baseline)) if args.baseline else []
+    return rules, enabled, baseline
+
+
+def _emit(args: argparse.Namespace, text: str) -> None:
+    if args.output:
+        write_atomically(args.output, text)
+    else:
+        sys.stdout.write(text)
+
+
+def _exit_status(findings: Iterable[Finding], fail_on: str) -> int:
+    from analyzer.findings import SEVERITY_RANK
+
+    if fail_on == "never":
+        return EXIT_CLEAN
+    threshold = SEVERITY_RANK[fail_on]
+    return EXIT_FINDINGS if any(SEVERITY_RANK[f.severity] >= threshold for f in findings) else EXIT_CLEAN
 
 
 def _cache(args: argparse.Namespace) -> FactsCache | None:
@@ -64,17 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="error",
         help="lowest severity that makes the exit status 1 (default: error)",
     )
-    c.add_argument(
-        "--select",
-        action="append",
-        default=[],
-        metavar="IDS",
-        help="only these rules (ids or names, comma-separated)",
-    )
-    c.add_argument("--ignore", action="append", default=[], metavar="IDS", help="skip these rules")
+    _selection_options(c)
     c.add_argument("--color", choices=("auto", "always", "never"), default="auto")
-    c.add_argument("--baseline", metavar="FILE", help="accept the findings listed in FILE")
-    _cache_options(c)
     c.add_argument("--write-baseline", metavar="FILE", help="write the current findings as accepted")
     c.add_argument("--reason", metavar="TEXT", help="with --write-baseline: why they are accepted")
     h = sub.add_parser("report", help="write the HTML compliance report")
@@ -86,10 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="never",
         help="lowest severity that makes the exit status 1 (default: never)",
     )
-    h.add_argument("--select", action="append", default=[], metavar="IDS")
-    h.add_argument("--ignore", action="append", default=[], metavar="IDS")
-    h.add_argument("--baseline", metavar="FILE", help="accept the findings listed in FILE")
-    _cache_options(h)
+    _selection_options(h)
     h.set_defaults(format="html", color="never", write_baseline=None, reason=None)
     g = sub.add_parser("gate", help="judge each patch of a series: what it introduces and fixes")
     where = g.add_mutually_exclusive_group(required=True)
@@ -114,10 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="error",
         help="lowest severity of an introduced finding that makes the exit status 1",
     )
-    g.add_argument("--select", action="append", default=[], metavar="IDS")
-    g.add_argument("--ignore", action="append", default=[], metavar="IDS")
-    g.add_argument("--baseline", metavar="FILE", help="accept the findings listed in FILE")
-    _cache_options(g)
+    _selection_options(g)
     r = sub.add_parser("rules", help="list the rules with their text")
     r.add_argument("--format", choices=("text", "json"), default="text")
     r.add_argument("ids", nargs="*", metavar="ID", help="show only these rules")
@@ -142,22 +174,13 @@ def write_atomically(path: str, data: str) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     from analyzer.engine import analyse
-    from analyzer.findings import SEVERITY_RANK
     from analyzer.formats import formatter
     from analyzer.progress import Progress
-    from analyzer.rulebook import load_rules, resolve_rule_ids
-    from analyzer.suppress import apply, baseline_text, load_baseline
+    from analyzer.suppress import apply, baseline_text
 
-    rules = load_rules()
-    enabled = resolve_rule_ids(rules, args.select) if args.select else set(rules)
-    enabled -= resolve_rule_ids(rules, args.ignore)
-    if args.output:
-        out_dir = Path(args.output).parent
-        if not out_dir.is_dir():
-            raise _Unusable(f"{args.output}: directory {out_dir} does not exist")
     if args.write_baseline and not (args.reason or "").strip():
         raise _Unusable("--write-baseline needs --reason TEXT: say why these findings are accepted")
-    baseline = load_baseline(Path(args.baseline)) if args.baseline else []
+    rules, enabled, baseline = _setup(args)
     progress = Progress()
     try:
         result = analyse(args.paths, rules, enabled, cache=_cache(args), progress=progress)
@@ -178,29 +201,15 @@ def _check(args: argparse.Namespace) -> int:
     color = args.color == "always" or (
         args.color == "auto" and not args.output and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     )
-    text = formatter(args.format, color)(result, rules)
-    if args.output:
-        write_atomically(args.output, text)
-    else:
-        sys.stdout.write(text)
-    if args.fail_on == "never" or args.write_baseline:
-        return EXIT_CLEAN
-    threshold = SEVERITY_RANK[args.fail_on]
-    failing = any(SEVERITY_RANK[f.severity] >= threshold for f in result.findings)
-    return EXIT_FINDINGS if failing else EXIT_CLEAN
+    _emit(args, formatter(args.format, color)(result, rules))
+    return EXIT_CLEAN if args.write_baseline else _exit_status(result.findings, args.fail_on)
 
 
 def _gate(args: argparse.Namespace) -> int:
-    from analyzer.findings import SEVERITY_RANK
     from analyzer.formats.gatefmt import FORMATTERS
     from analyzer.gate import gate_repo, gate_tree
-    from analyzer.rulebook import load_rules, resolve_rule_ids
-    from analyzer.suppress import load_baseline
 
-    rules = load_rules()
-    enabled = resolve_rule_ids(rules, args.select) if args.select else set(rules)
-    enabled -= resolve_rule_ids(rules, args.ignore)
-    baseline = load_baseline(Path(args.baseline)) if args.baseline else []
+    rules, enabled, baseline = _setup(args)
     if args.repo:
         if not args.base:
             raise _Unusable("gate --repo needs --base REV")
@@ -230,16 +239,8 @@ def _gate(args: argparse.Namespace) -> int:
             baseline,
             _cache(args),
         )
-    text = FORMATTERS[args.format](result, rules)
-    if args.output:
-        write_atomically(args.output, text)
-    else:
-        sys.stdout.write(text)
-    if args.fail_on == "never":
-        return EXIT_CLEAN
-    threshold = SEVERITY_RANK[args.fail_on]
-    introduced = [f for p in result.patches for f in p.introduced]
-    return EXIT_FINDINGS if any(SEVERITY_RANK[f.severity] >= threshold for f in introduced) else EXIT_CLEAN
+    _emit(args, FORMATTERS[args.format](result, rules))
+    return _exit_status((f for p in result.patches for f in p.introduced), args.fail_on)
 
 
 def _rules(args: argparse.Namespace) -> int:
