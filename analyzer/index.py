@@ -12,14 +12,14 @@ import dataclasses
 import os
 import re
 from collections.abc import Callable
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
 from analyzer.api import VdpaApi, api_from_header
-from analyzer.cache import FactsCache
+from analyzer.cache import FactsCache, freeze
 from analyzer.extract import OPS_STRUCT, extract
 from analyzer.facts import FileFacts, Function, OpsTable
-from analyzer.source import MAX_FILE_BYTES, Scan, SourceProblem, read_source, walk_sources
+from analyzer.source import MAX_FILE_BYTES, Scan, SourceProblem, read_source, source_problem, walk_sources
 
 # An ops table definition always reads `vdpa_config_ops NAME =` (pointers and members do not).
 _TABLE_RE = re.compile(rb"\b" + OPS_STRUCT.encode() + rb"\s+\w+\s*=")
@@ -40,6 +40,31 @@ def _files_mentioning(root: str, needle: bytes, files: list[str]) -> list[str]:
                     out.append(rel)
         except OSError:
             out.append(rel)
+    return out
+
+
+def _scan_share(
+    root: str, needle: bytes, files: list[str], cache_dir: str | None
+) -> list[tuple[str, FileFacts | None]]:
+    """A worker's share of a whole-tree scan: the files that mention needle, each with its
+    facts already extracted (and cached) when it defines an ops table, so parsing runs on
+    every core too."""
+    cache = FactsCache(Path(cache_dir)) if cache_dir else None
+    out: list[tuple[str, FileFacts | None]] = []
+    for rel in _files_mentioning(root, needle, files):
+        facts = None
+        try:
+            with open(os.path.join(root, rel), "rb") as fh:
+                data = fh.read(MAX_FILE_BYTES + 1)
+        except OSError:
+            data = b""
+        if data and _TABLE_RE.search(data) and source_problem(data) is None:
+            facts = cache.get(rel, data) if cache else None
+            if facts is None:
+                facts = freeze(extract(rel, data))
+                if cache:
+                    cache.put(rel, data, facts)
+        out.append((rel, facts))
     return out
 
 
@@ -208,14 +233,20 @@ class TreeIndex:
             size = max(1, len(files) // (16 * workers))
             chunks = [files[i : i + size] for i in range(0, len(files), size)]
             ctx = multiprocessing.get_context("fork")
+            cache_dir = str(self.cache.directory) if self.cache else None
             found = []
             with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+                n = len(chunks)
                 parts = pool.map(
-                    _files_mentioning, [str(self.scan.root)] * len(chunks), [needle] * len(chunks), chunks
+                    _scan_share, [str(self.scan.root)] * n, [needle] * n, chunks, [cache_dir] * n
                 )
-                for n, part in enumerate(parts, 1):
-                    found.extend(part)
-                    self.progress("scanning files", min(n * size, len(files)), len(files))
+                for k, part in enumerate(parts, 1):
+                    for rel, facts in part:
+                        found.append(rel)
+                        if facts is not None:  # parsed in the worker
+                            self._facts[rel] = facts
+                            self._register(facts)
+                    self.progress("scanning files", min(k * size, len(files)), len(files))
         order = {rel: n for n, rel in enumerate(self.scan.files)}
         return sorted(cached + found, key=order.__getitem__)
 

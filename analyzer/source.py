@@ -71,13 +71,21 @@ def read_source(path: Path) -> bytes | str:
         data = path.read_bytes()
     except OSError as err:
         return _describe(err)
+    problem = source_problem(data)
+    return data if problem is None else problem
+
+
+def source_problem(data: bytes) -> str | None:
+    """Why bytes read from a file are not C source vdpa-lint can analyse, if they are not."""
+    if len(data) > MAX_FILE_BYTES:
+        return f"file too large ({len(data) / 1e6:.1f} MB, limit {MAX_FILE_BYTES // (1024 * 1024)} MB)"
     if b"\0" in data:
         return "binary file (contains NUL bytes)"
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as err:
         return f"not UTF-8 text (byte {err.start})"
-    return data
+    return None
 
 
 def _walk(top: Path, root: Path, files: list[str], problems: list[SourceProblem]) -> None:
