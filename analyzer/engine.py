@@ -156,7 +156,9 @@ class Analysis:
             self._tables[(table.path, table.name)] = result
         return results
 
-    def run(self) -> Result:
+    def run(self, store_cache: bool = True) -> Result:
+        """Analyse the tree as it is now. store_cache=False leaves the facts of this state out
+        of the on-disk cache (the gate's intermediate states are never seen again)."""
         started = time.perf_counter()
         index = self.index
         tables, unreadable = index.ops_tables()
@@ -184,7 +186,7 @@ class Analysis:
         drivers.sort(key=lambda d: (d.table.path, d.table.line))
         errors = tuple(sorted(index.problems.values(), key=lambda p: p.path))
         gaps = tuple(sorted((f.path, f.gap_lines) for f in index.parsed() if f.gap_lines))
-        index.store_cache()
+        index.store_cache(write=store_cache)
         return Result(
             str(self.tree.root),
             index.api,

@@ -127,10 +127,10 @@ class _Series:
         self.rule009 = rules.get("VDPA009") if "VDPA009" in enabled else None
         self.base: Result | None = None
 
-    def state(self, changed: set[str] | None) -> tuple[Result, dict[str, Finding]]:
+    def state(self, changed: set[str] | None, last: bool = True) -> tuple[Result, dict[str, Finding]]:
         if changed is not None:
             self.analysis.refresh(changed)
-        result = self.analysis.run()
+        result = self.analysis.run(store_cache=last)
         if self.base is None:
             self.base = result
         found = list(result.findings) + compat_dropped(self.base, result, self.rule009)
@@ -151,7 +151,7 @@ def _judge(
     head: Result = base_result
     total = len(states)
     for k, (subject, source, advance) in enumerate(states, 1):
-        head, found = series.state(advance())
+        head, found = series.state(advance(), last=k == total)
         if not head_only:
             introduced, fixed = _diff(prev, found)
             verdicts.append(PatchVerdict(k, total, subject, source, introduced, fixed, _verdict(introduced)))
@@ -193,6 +193,7 @@ def gate_repo(
         work = Path(tmp) / "tree"
         work.mkdir()
         checkout = Checkout(repo, work, paths)
+        checkout.preload(merge_base, head)
         checkout.move_to(merge_base)
         analysis = Analysis(_subpaths(work, paths), rules, enabled, cache=cache)
         series = _Series(analysis, rules, enabled, baseline or [])

@@ -81,6 +81,27 @@ class Checkout:
             "GIT_DIR": git("rev-parse", "--absolute-git-dir", cwd=repo).strip(),
         }
         self.current: str | None = None
+        self._diffs: dict[str, tuple[str, list[list[str]]]] = {}  # sha -> (parent, name-status)
+
+    def preload(self, base: str, head: str) -> None:
+        """Every commit's changes in base..head from one `git log`, instead of one `git diff`
+        per commit (used where a commit's parent is the state checked out before it)."""
+        out = git(
+            "log",
+            "--no-renames",
+            "--name-status",
+            "--format=%x01%H %P",
+            f"{base}..{head}",
+            "--",
+            *self.paths,
+            env=self.env,
+        )
+        for block in out.split("\x01")[1:]:
+            lines = block.splitlines()
+            sha, *parents = lines[0].split()
+            entries = [line.split("\t", 1) for line in lines[1:] if "\t" in line]
+            if len(parents) == 1:
+                self._diffs[sha] = (parents[0], entries)
 
     def _existing(self, sha: str, paths: list[str]) -> list[str]:
         if not paths:
@@ -90,16 +111,27 @@ class Checkout:
     def move_to(self, sha: str) -> set[str]:
         """Check sha out; return the paths that changed (all of them the first time)."""
         if self.current is None:
-            changed = set(self._existing(sha, self.paths))
+            present = self._existing(sha, self.paths)
+            changed = set(present)
         else:
-            changed = set(
-                git(
-                    "diff", "--name-only", "--no-renames", self.current, sha, "--", *self.paths, env=self.env
-                ).splitlines()
-            )
-        present = self._existing(sha, sorted(changed))
-        for rel in changed - set(present):
-            (self.workdir / rel).unlink(missing_ok=True)
+            parent, entries = self._diffs.get(sha, ("", []))
+            if parent != self.current:
+                status = git(
+                    "diff",
+                    "--name-status",
+                    "--no-renames",
+                    self.current,
+                    sha,
+                    "--",
+                    *self.paths,
+                    env=self.env,
+                )
+                entries = [line.split("\t", 1) for line in status.splitlines() if "\t" in line]
+            changed = {path for _, path in entries}
+            present = sorted(path for kind, path in entries if kind != "D")
+            for kind, path in entries:
+                if kind == "D":
+                    (self.workdir / path).unlink(missing_ok=True)
         for i in range(0, len(present), 500):  # keep each command line short
             git("checkout", sha, "--", *present[i : i + 500], env=self.env)
         self.current = sha

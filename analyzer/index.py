@@ -169,9 +169,9 @@ class TreeIndex:
                 self._register(facts)
         return self._facts[rel]
 
-    def store_cache(self) -> None:
-        """Write the facts extracted in this run to the on-disk cache."""
-        if self.cache:
+    def store_cache(self, write: bool = True) -> None:
+        """Write the facts extracted in this run to the on-disk cache (or forget them)."""
+        if self.cache and write:
             for rel, data, facts in self._to_store:
                 self.cache.put(rel, data, facts)
         self._to_store = []

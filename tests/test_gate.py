@@ -205,3 +205,14 @@ def test_only_affected_drivers_are_reanalysed(demo_repo: Path) -> None:
     _, data, _ = _gate("--repo", str(demo_repo), "--base", "HEAD~4")
     # base: both tables; then each patch touches legacy_vdpa only
     assert data["stats"] == {"tables_analysed": 2 + 4, "tables_reused": 4}
+
+
+def test_a_patch_that_deletes_a_file(demo_repo: Path) -> None:
+    commit(demo_repo, "legacy_vdpa: drop the memory-region file", {LEGACY_MR: None})
+    code, data, _ = _gate("--repo", str(demo_repo), "--base", "HEAD~1")
+    [p] = data["patches"]
+    # the clearing lived in the deleted file: its VDPA001 (and the VDPA002 it implied) are fixed,
+    # and with them old userspace lost its maps-cleared reset without a .compat_reset: VDPA009
+    assert sorted(f["rule_id"] for f in p["fixed"]) == ["VDPA001", "VDPA002"]
+    assert [f["rule_id"] for f in p["introduced"]] == ["VDPA009"]
+    assert code == 1
