@@ -25,7 +25,7 @@ from analyzer import __version__
 from analyzer.facts import FileFacts
 
 _MAGIC = b"VDPALINT-FACTS-1\n"
-_EXTRACTOR_MODULES = ("cmask.py", "cparse.py", "cexpr.py", "extract.py", "facts.py")
+_EXTRACTOR_MODULES = ("cmask.py", "cparse.py", "cexpr.py", "extract.py", "bodies.py", "facts.py")
 
 
 def default_dir() -> Path:

@@ -133,3 +133,29 @@ def expression(node: Node | None) -> Expr:
     if t in ("field_expression", "subscript_expression", "pointer_expression"):
         return ("mem", text(node))
     return UNKNOWN
+
+
+def line_of(node: Node) -> int:
+    return node.start_point[0] + 1
+
+
+def identifiers(node: Node) -> set[str]:
+    out: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.type == "identifier":
+            out.add(text(n))
+        stack.extend(n.named_children)
+    return out
+
+
+def declared_name(decl: Node) -> str | None:
+    n: Node | None = decl
+    while n is not None:
+        if n.type in ("identifier", "field_identifier"):
+            return text(n)
+        n = n.child_by_field_name("declarator") or (
+            n.named_children[0] if n.type == "parenthesized_declarator" and n.named_children else None
+        )
+    return None

@@ -1,250 +1,24 @@
-"""Turn one C file into FileFacts: the only module that walks tree-sitter nodes."""
+"""Turn one C file into FileFacts: its functions (bodies read lazily by bodies.py), ops
+tables, tables cleared at run time, numeric defines, and the struct vdpa_config_ops fields."""
 
 from __future__ import annotations
 
 import re
-import sys
 
 from tree_sitter import Node
 
-from analyzer.cexpr import Expr, names_in, parse_int_literal
+from analyzer.bodies import read_body
+from analyzer.cexpr import parse_int_literal
 from analyzer.cmask import conditional_variants, mask_kernel_idioms
-from analyzer.cparse import callee_name, captures, expression, field_path, gaps, parse, text
-from analyzer.facts import (
-    Call,
-    FieldWrite,
-    FileFacts,
-    Function,
-    FunctionBody,
-    Guard,
-    OpsEntry,
-    OpsRuntimeClear,
-    OpsTable,
-)
+from analyzer.cparse import captures, declared_name, gaps, line_of, parse, text
+from analyzer.facts import FileFacts, Function, FunctionBody, OpsEntry, OpsRuntimeClear, OpsTable
 
 OPS_STRUCT = "vdpa_config_ops"
-_JUMPS = ("return_statement", "goto_statement", "break_statement", "continue_statement")
 _DEFINE_RE = re.compile(
     rb"^[ \t]*#[ \t]*define[ \t]+(\w+)[ \t]+\(?\s*(0[xX][0-9a-fA-F]+|\d+)[uUlL]*\s*\)?[ \t]*(?:/[*/].*)?$",
     re.M,
 )
 _INCLUDE_RE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"]+)[>"]', re.M)
-
-sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
-
-
-# Nodes that never hold a call or an assignment: not worth a visit.
-_LEAVES = frozenset(
-    {
-        "identifier",
-        "field_identifier",
-        "number_literal",
-        "string_literal",
-        "char_literal",
-        "concatenated_string",
-        "comment",
-        "primitive_type",
-        "type_identifier",
-        "sized_type_specifier",
-        "type_qualifier",
-        "storage_class_specifier",
-        "true",
-        "false",
-        "null",
-        "statement_identifier",
-        "break_statement",
-        "continue_statement",
-        "goto_statement",
-        "type_descriptor",
-        "struct_specifier",
-        "preproc_call",
-        "preproc_def",
-        "preproc_function_def",
-    }
-)
-
-
-def _always_jumps(stmt: Node) -> bool:
-    if stmt.type in _JUMPS:
-        return True
-    if stmt.type == "compound_statement":
-        body = [c for c in stmt.named_children if c.type != "comment"]
-        return bool(body) and body[-1].type in _JUMPS
-    return False
-
-
-def _line(node: Node) -> int:
-    return node.start_point[0] + 1
-
-
-class _FunctionWalker:
-    """Collects calls, member writes and single-assignment locals of one body,
-    each call with the guards under which it runs."""
-
-    def __init__(self) -> None:
-        self.calls: list[Call] = []
-        self.writes: list[FieldWrite] = []
-        self.assigned: dict[str, list[Expr]] = {}
-        self.local_reads: dict[str, set[str]] = {}
-
-    def guard(self, cond: Node, holds: bool) -> Guard:
-        shown = cond
-        while shown.type == "parenthesized_expression" and shown.named_child_count == 1:
-            shown = shown.named_children[0]
-        return Guard(expression(cond), holds, " ".join(text(shown).split()), _line(cond))
-
-    def visit(self, node: Node, guards: tuple[Guard, ...]) -> None:
-        t = node.type
-        if t in _LEAVES:
-            return
-        handler = getattr(self, "_" + t, None)
-        if handler is not None:
-            handler(node, guards)
-            return
-        for child in node.named_children:
-            self.visit(child, guards)
-
-    def _compound_statement(self, node: Node, guards: tuple[Guard, ...]) -> None:
-        extra: tuple[Guard, ...] = ()
-        for child in node.named_children:
-            if child.type == "labeled_statement":
-                extra = ()  # a jump target: reached whatever the earlier early exits said
-            self.visit(child, guards + extra)
-            if child.type == "if_statement" and child.child_by_field_name("alternative") is None:
-                cons = child.child_by_field_name("consequence")
-                cond = child.child_by_field_name("condition")
-                if cons is not None and cond is not None and _always_jumps(cons):
-                    extra = extra + (self.guard(cond, False),)
-
-    def _if_statement(self, node: Node, guards: tuple[Guard, ...]) -> None:
-        cond = node.child_by_field_name("condition")
-        cons = node.child_by_field_name("consequence")
-        alt = node.child_by_field_name("alternative")
-        if cond is None:
-            for child in node.named_children:
-                self.visit(child, guards)
-            return
-        self.visit(cond, guards)
-        if cons is not None:
-            self.visit(cons, guards + (self.guard(cond, True),))
-        if alt is not None:
-            self.visit(alt, guards + (self.guard(cond, False),))
-
-    def _conditional_expression(self, node: Node, guards: tuple[Guard, ...]) -> None:
-        cond = node.child_by_field_name("condition")
-        if cond is None:
-            for child in node.named_children:
-                self.visit(child, guards)
-            return
-        self.visit(cond, guards)
-        for name, holds in (("consequence", True), ("alternative", False)):
-            part = node.child_by_field_name(name)
-            if part is not None:
-                self.visit(part, guards + (self.guard(cond, holds),))
-
-    def _binary_expression(self, node: Node, guards: tuple[Guard, ...]) -> None:
-        op = node.child_by_field_name("operator")
-        left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
-        op_text = text(op) if op is not None else ""
-        if left is None or right is None or op_text not in ("&&", "||"):
-            for child in node.named_children:
-                self.visit(child, guards)
-            return
-        self.visit(left, guards)
-        self.visit(right, guards + (self.guard(left, op_text == "&&"),))
-
-    def _while_statement(self, node: Node, guards: tuple[Guard, ...]) -> None:
-        cond = node.child_by_field_name("condition")
-        body = node.child_by_field_name("body")
-        if cond is not None:
-            self.visit(cond, guards)
-        if body is not None:
-            inner = guards + ((self.guard(cond, True),) if cond is not None else ())
-            self.visit(body, inner)
-
-    def _call_expression(self, node: Node, guards: tuple[Guard, ...]) -> None:
-        name = callee_name(node)
-        fn_node = node.child_by_field_name("function")
-        indirect = name is None and fn_node is not None and fn_node.type == "field_expression"
-        at = node
-        if indirect and fn_node is not None:
-            name = " ".join(text(fn_node).split())
-            at = fn_node.child_by_field_name("field") or node  # where the pointer's name is
-        args_node = node.child_by_field_name("arguments")
-        args = [c for c in args_node.named_children if c.type != "comment"] if args_node else []
-        if name is not None:
-            self.calls.append(
-                Call(
-                    callee=name,
-                    args=tuple(expression(a) for a in args),
-                    arg_texts=tuple(" ".join(text(a).split()) for a in args),
-                    arg_paths=tuple(field_path(a) for a in args),
-                    line=_line(at),
-                    column=at.start_point[1] + 1,
-                    guards=guards,
-                    indirect=indirect,
-                )
-            )
-        for child in node.named_children:
-            self.visit(child, guards)
-
-    def _assignment_expression(self, node: Node, guards: tuple[Guard, ...]) -> None:
-        left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
-        op = node.child_by_field_name("operator")
-        if left is not None and right is not None:
-            if left.type in ("field_expression", "subscript_expression", "pointer_expression"):
-                key = field_path(left)
-                if key:
-                    reads = frozenset(names_in(expression(right)) | _identifiers(right))
-                    self.writes.append(FieldWrite(key, reads, _line(left), left.start_point[1] + 1, guards))
-            elif left.type == "identifier":
-                plain = op is not None and text(op) == "="
-                value = expression(right) if plain else ("?",)
-                self.assigned.setdefault(text(left), []).append(value)
-                self.local_reads.setdefault(text(left), set()).update(_identifiers(right))
-        for child in node.named_children:
-            self.visit(child, guards)
-
-    def _update_expression(self, node: Node, guards: tuple[Guard, ...]) -> None:
-        arg = node.child_by_field_name("argument")
-        if arg is not None and arg.type == "identifier":
-            self.assigned.setdefault(text(arg), []).append(("?",))
-        for child in node.named_children:
-            self.visit(child, guards)
-
-    def _init_declarator(self, node: Node, guards: tuple[Guard, ...]) -> None:
-        decl = node.child_by_field_name("declarator")
-        value = node.child_by_field_name("value")
-        name = _declared_name(decl) if decl is not None else None
-        if name is not None and value is not None:
-            self.assigned.setdefault(name, []).append(expression(value))
-            self.local_reads.setdefault(name, set()).update(_identifiers(value))
-        for child in node.named_children:
-            self.visit(child, guards)
-
-
-def _identifiers(node: Node) -> set[str]:
-    out: set[str] = set()
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if n.type == "identifier":
-            out.add(text(n))
-        stack.extend(n.named_children)
-    return out
-
-
-def _declared_name(decl: Node) -> str | None:
-    n: Node | None = decl
-    while n is not None:
-        if n.type in ("identifier", "field_identifier"):
-            return text(n)
-        n = n.child_by_field_name("declarator") or (
-            n.named_children[0] if n.type == "parenthesized_declarator" and n.named_children else None
-        )
-    return None
 
 
 def _name_node(decl: Node | None) -> Node | None:
@@ -270,7 +44,7 @@ def _params(fdecl: Node) -> tuple[str, ...]:
         if p.type != "parameter_declaration":
             continue
         d = p.child_by_field_name("declarator")
-        out.append((_declared_name(d) if d is not None else None) or f"arg{len(out)}")
+        out.append((declared_name(d) if d is not None else None) or f"arg{len(out)}")
     return tuple(out)
 
 
@@ -303,7 +77,7 @@ def _gap_lines(node: Node) -> tuple[int, ...]:
 def _defined_name(node: Node) -> str | None:
     fdecl = _function_declarator(node.child_by_field_name("declarator"))
     name_node = fdecl.child_by_field_name("declarator") if fdecl is not None else None
-    return _declared_name(name_node) if name_node is not None else None
+    return declared_name(name_node) if name_node is not None else None
 
 
 def _function(node: Node, path: str) -> Function | None:
@@ -312,31 +86,20 @@ def _function(node: Node, path: str) -> Function | None:
     if fdecl is None or body is None:
         return None
     name_node = fdecl.child_by_field_name("declarator")
-    name = _declared_name(name_node) if name_node is not None else None
+    name = declared_name(name_node) if name_node is not None else None
     if name is None:
         return None
     at = _name_node(name_node) or node  # gcc and ctags place a function at its name
     return Function(
         name=name,
         path=path,
-        line=_line(at),
+        line=line_of(at),
         column=at.start_point[1] + 1,
         end_line=node.end_point[0] + 1,
         static=_is_static(node),
         params=_params(fdecl),
         gap_lines=_gap_lines(node),
-        source=lambda: _body(body),
-    )
-
-
-def _body(body: Node) -> FunctionBody:
-    walker = _FunctionWalker()
-    walker.visit(body, ())
-    return FunctionBody(
-        calls=tuple(walker.calls),
-        writes=tuple(walker.writes),
-        locals=tuple((k, v[0]) for k, v in walker.assigned.items() if len(v) == 1),
-        local_reads=tuple((k, frozenset(v)) for k, v in walker.local_reads.items()),
+        source=lambda: read_body(body),
     )
 
 
@@ -367,7 +130,7 @@ def _ops_table(node: Node, path: str) -> OpsTable | None:
         return None  # a forward declaration or a pointer: not a table
     value = init.child_by_field_name("value")
     decl = init.child_by_field_name("declarator")
-    name = _declared_name(decl) if decl is not None else None
+    name = declared_name(decl) if decl is not None else None
     if (
         value is None
         or value.type != "initializer_list"
@@ -395,9 +158,13 @@ def _ops_table(node: Node, path: str) -> OpsTable | None:
                 p = val.child_by_field_name(part)
                 if p is not None and p.type == "identifier" and text(p) != "NULL":
                     fn, conditional = text(p), True
-        entries.append(OpsEntry(op, fn, _line(designator), designator.start_point[1] + 1, vtext, conditional))
+        entries.append(
+            OpsEntry(op, fn, line_of(designator), designator.start_point[1] + 1, vtext, conditional)
+        )
     const = any(c.type == "type_qualifier" and text(c) == "const" for c in node.children)
-    return OpsTable(name, path, _line(node), node.start_point[1] + 1, const, tuple(entries), _gap_lines(node))
+    return OpsTable(
+        name, path, line_of(node), node.start_point[1] + 1, const, tuple(entries), _gap_lines(node)
+    )
 
 
 def _runtime_clears(root: Node, tables: set[str], path: str) -> list[OpsRuntimeClear]:
@@ -425,7 +192,7 @@ def _runtime_clears(root: Node, tables: set[str], path: str) -> list[OpsRuntimeC
                 name = _defined_name(fn) or "?"
                 out.append(
                     OpsRuntimeClear(
-                        copies[key], text(member), path, _line(left), left.start_point[1] + 1, name
+                        copies[key], text(member), path, line_of(left), left.start_point[1] + 1, name
                     )
                 )
     return out
@@ -452,7 +219,7 @@ def _config_ops_fields(root: Node) -> tuple[str, ...]:
                     m = inner.pop()
                     if m.type == "field_declaration":
                         for d in m.children_by_field_name("declarator"):
-                            nm = _declared_name(d)
+                            nm = declared_name(d)
                             if nm:
                                 fields.append(nm)
                     else:

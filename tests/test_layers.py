@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "analyzer"
 # Lowest first (STYLE.md): source access and C parsing; facts; walking; rules; output; CLI.
 LAYERS = [
     {"source", "cmask", "cexpr", "cparse", "gitrepo"},
-    {"facts", "extract", "api", "knowledge", "cache"},
+    {"facts", "extract", "bodies", "api", "knowledge", "cache"},
     {"index", "effects"},
     {"model"},
     {"findings", "rulebook", "checks", "engine", "gate", "suppress"},
