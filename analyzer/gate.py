@@ -9,16 +9,27 @@ chain of functions, message without numbers), so code that moves is not new.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import NamedTuple
 
 from analyzer.cache import FactsCache
 from analyzer.engine import Analysis
+from analyzer.extract import OPS_STRUCT
 from analyzer.findings import SEVERITY_RANK, DriverReport, Finding, Result, TableRef, TraceStep
-from analyzer.gitrepo import Checkout, apply_patch, resolve_range, split_series, tree_copy
+from analyzer.gitrepo import (
+    Checkout,
+    apply_patch,
+    files_naming,
+    patched_paths,
+    range_paths,
+    resolve_range,
+    split_series,
+    tree_copy,
+)
+from analyzer.index import files_mentioning
 from analyzer.rulebook import Rule
-from analyzer.source import InputError
+from analyzer.source import API_HEADER, SUBSYSTEM_DIRS, InputError, walk_sources
 from analyzer.suppress import BaselineEntry, apply
 
 VERDICTS = ("success", "warning", "fail")
@@ -192,7 +203,8 @@ def gate_repo(
     with tempfile.TemporaryDirectory(prefix="vdpa-lint-gate-") as tmp:
         work = Path(tmp) / "tree"
         work.mkdir()
-        checkout = Checkout(repo, work, paths)
+        tables = files_naming(repo, merge_base, OPS_STRUCT) + files_naming(repo, head, OPS_STRUCT)
+        checkout = Checkout(repo, work, _reading_set(paths, tables, range_paths(repo, merge_base, head)))
         checkout.preload(merge_base, head)
         checkout.move_to(merge_base)
         analysis = Analysis(_subpaths(work, paths), rules, enabled, cache=cache)
@@ -219,7 +231,13 @@ def gate_tree(
         raise InputError(f"{tree}: no such directory")
     with tempfile.TemporaryDirectory(prefix="vdpa-lint-gate-") as tmp:
         files = split_series(patches, Path(tmp))
-        with tree_copy(tree, Path(tmp)) as copy:
+        # A kernel tree: copy what the analysis reads (as Checkout does for --repo) and what
+        # the series touches. Anything else: all of it.
+        keep = None
+        if (tree / API_HEADER).is_file():
+            tables = files_mentioning(str(tree), OPS_STRUCT.encode(), walk_sources(tree, "."))
+            keep = _reading_set(paths, tables, patched_paths(files))
+        with tree_copy(tree, Path(tmp), keep) as copy:
             analysis = Analysis(_subpaths(copy, paths), rules, enabled, cache=cache)
             series = _Series(analysis, rules, enabled, baseline or [])
             total = len(files)
@@ -239,6 +257,23 @@ def gate_tree(
         p._replace(subject=subjects.get(p.number, p.subject) or p.source) for p in result.patches
     )
     return result._replace(patches=patches_out)
+
+
+def _reading_set(paths: list[str], table_files: Iterable[str], touched: Iterable[str]) -> list[str]:
+    """What the analysis of any state can read: the API header, the vDPA subsystem, the
+    directories of files that define ops tables, the analysed paths, and the directories of
+    every file the series touches (so patches apply and new parents are seen). The rest of
+    a kernel (most of it) is never checked out or copied."""
+
+    def home(rel: str) -> str:
+        parts = rel.split("/")
+        if parts[:2] == ["drivers", "vdpa"] and len(parts) > 3:
+            return "/".join(parts[:3])
+        return "/".join(parts[:-1]) if parts[0] == "drivers" and len(parts) > 2 else rel
+
+    out = {API_HEADER, *SUBSYSTEM_DIRS, *paths}
+    out |= {home(f) for f in table_files} | {home(f) for f in touched}
+    return sorted(out)
 
 
 def _subpaths(root: Path, paths: list[str]) -> list[str]:

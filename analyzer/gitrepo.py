@@ -74,7 +74,7 @@ class Checkout:
     def __init__(self, repo: Path, workdir: Path, paths: list[str]) -> None:
         self.repo = repo
         self.workdir = workdir
-        self.paths = sorted(set(paths) | {"drivers", "include/linux/vdpa.h"})
+        self.paths = sorted(set(paths))
         self.env = {
             "GIT_INDEX_FILE": str(workdir.parent / "gate-index"),
             "GIT_WORK_TREE": str(workdir),
@@ -138,6 +138,17 @@ class Checkout:
         return changed
 
 
+def files_naming(repo: Path, rev: str, needle: str) -> list[str]:
+    """The .c/.h files of a commit whose text contains needle (git grep, no checkout)."""
+    out = git("grep", "-l", "-F", needle, rev, "--", "*.c", "*.h", cwd=repo, check=False)
+    return [line.split(":", 1)[1] for line in out.splitlines() if ":" in line]
+
+
+def range_paths(repo: Path, base: str, head: str) -> set[str]:
+    """Every file the commits of base..head change."""
+    return {p for p in git("log", "--name-only", "--format=", f"{base}..{head}", cwd=repo).splitlines() if p}
+
+
 def split_series(patches: list[Path], into: Path) -> list[Path]:
     """The series as one file per patch: format-patch files as they are, an mbox split."""
     out: list[Path] = []
@@ -159,11 +170,36 @@ def _is_multi_mbox(p: Path) -> bool:
     return data.startswith(b"From ") and len(re.findall(rb"^From \S+ .*\d{4}$", data, re.M)) > 1
 
 
+_PATCHED_PATH_RE = re.compile(rb"^(?:diff --git a/(\S+) b/(\S+)|--- a/(\S+)|\+\+\+ b/(\S+))", re.M)
+
+
+def patched_paths(patches: list[Path]) -> set[str]:
+    """Every file a series names in its diffs."""
+    out: set[str] = set()
+    for p in patches:
+        for m in _PATCHED_PATH_RE.finditer(p.read_bytes()):
+            out.update(g.decode("utf-8", "replace") for g in m.groups() if g)
+    return out
+
+
 @contextmanager
-def tree_copy(tree: Path, into: Path) -> Iterator[Path]:
-    """A copy of tree under `into`, committed in a fresh repository, for patches to go on."""
+def tree_copy(tree: Path, into: Path, keep: list[str] | None = None) -> Iterator[Path]:
+    """A copy of tree under `into`, committed in a fresh repository, for patches to go on.
+    With keep, only those files and directories are copied (what the analysis reads and
+    what the patches touch): a whole kernel is 1.7 GB that nobody needs here."""
     copy = into / "tree"
-    shutil.copytree(tree, copy, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    ignore = shutil.ignore_patterns(".git")
+    if keep is None:
+        shutil.copytree(tree, copy, symlinks=True, ignore=ignore)
+    else:
+        copy.mkdir()
+        for rel in sorted(set(keep)):
+            src, dst = tree / rel, copy / rel
+            if src.is_dir() and not src.is_symlink():
+                shutil.copytree(src, dst, symlinks=True, ignore=ignore, dirs_exist_ok=True)
+            elif src.is_file() or src.is_symlink():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dst, follow_symlinks=False)
     git("init", "-q", cwd=copy)
     git("add", "-A", cwd=copy)
     git("commit", "-q", "--no-verify", "-m", "base", cwd=copy)

@@ -29,7 +29,7 @@ _DEF_LINE_RE = re.compile(rb"^[A-Za-z_][\w \t*]*?\b([A-Za-z_]\w*)[ \t]*\(", re.M
 PARALLEL_SCAN_FILES = 4000  # below this, starting worker processes costs more than it saves
 
 
-def _files_mentioning(root: str, needle: bytes, files: list[str]) -> list[str]:
+def files_mentioning(root: str, needle: bytes, files: list[str]) -> list[str]:
     """Files whose bytes contain needle, or that cannot be opened (raw() will say why)."""
     out = []
     prefix = root + os.sep
@@ -51,7 +51,7 @@ def _scan_share(
     every core too."""
     cache = FactsCache(Path(cache_dir)) if cache_dir else None
     out: list[tuple[str, FileFacts | None]] = []
-    for rel in _files_mentioning(root, needle, files):
+    for rel in files_mentioning(root, needle, files):
         facts = None
         try:
             with open(os.path.join(root, rel), "rb") as fh:
@@ -223,7 +223,7 @@ class TreeIndex:
         cached = [rel for rel in self.scan.files if rel in self._raw and needle in self._raw[rel]]
         workers = os.cpu_count() or 1
         if len(files) < PARALLEL_SCAN_FILES or workers < 2:
-            found = _files_mentioning(str(self.scan.root), needle, files)
+            found = files_mentioning(str(self.scan.root), needle, files)
         else:
             # A whole kernel is 60,000 files: the cores read and search shares of them.
             # (Imported here: process pools cost 25 ms of imports a small run never needs.)
