@@ -197,3 +197,40 @@ def test_whole_tree_and_subset_verdicts_agree(linux_612) -> None:
     import json
 
     assert key(json.loads(again.stdout)) == key(subset)
+
+
+def test_whole_tree_gate_copies_what_it_reads(tmp_path) -> None:
+    """gate --tree on Debian's whole 6.12 tree: the series applies to a partial copy (the
+    subsystem, parents' directories, touched files) and gives the subset's verdicts."""
+    import json
+
+    from conftest import run_cli
+    from gitseries import commit, format_patches, git, repo_from
+
+    sim = "drivers/vdpa/vdpa_sim/vdpa_sim.c"
+    repo = repo_from(kernel_tree("6.12"), tmp_path / "repo")
+    base = git(repo, "rev-parse", "HEAD").strip()
+    commit(
+        repo,
+        "vdpa_sim: clean maps on every reset",
+        {
+            sim: (
+                "return vdpasim_compat_reset(vdpa, 0);",
+                "return vdpasim_compat_reset(vdpa, VDPA_RESET_F_CLEAN_MAP);",
+            )
+        },
+    )
+    patches = format_patches(repo, base, tmp_path / "series")
+    proc = run_cli(
+        "gate", "--format", "json", "--tree", str(kernel_tree("6.12", full=True)), *map(str, patches)
+    )
+    assert proc.returncode == 1, proc.stderr
+    data = json.loads(proc.stdout)
+    [p] = data["patches"]
+    assert sorted((f["rule_id"], f["ops_table"]["name"]) for f in p["introduced"]) == [
+        ("VDPA001", "vdpasim_batch_config_ops"),
+        ("VDPA001", "vdpasim_config_ops"),
+    ]
+    assert [(f["rule_id"], f["ops_table"]["name"]) for f in data["base"]["findings"]] == [
+        ("VDPA005", "vduse_vdpa_config_ops")
+    ]
