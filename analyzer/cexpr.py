@@ -17,10 +17,6 @@ Expr = tuple[Union[str, int, "Expr"], ...]
 UNKNOWN: Expr = ("?",)
 
 
-def num(value: int) -> Expr:
-    return ("int", value)
-
-
 def parse_int_literal(text: str) -> int | None:
     t = text.rstrip("uUlL")
     try:

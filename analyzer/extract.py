@@ -18,7 +18,6 @@ _DEFINE_RE = re.compile(
     rb"^[ \t]*#[ \t]*define[ \t]+(\w+)[ \t]+\(?\s*(0[xX][0-9a-fA-F]+|\d+)[uUlL]*\s*\)?[ \t]*(?:/[*/].*)?$",
     re.M,
 )
-_INCLUDE_RE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"]+)[>"]', re.M)
 
 
 def _name_node(decl: Node | None) -> Node | None:
@@ -251,12 +250,9 @@ def extract(path: str, src: bytes) -> FileFacts:
         for v in [parse_int_literal(m.group(2).decode())]
         if v is not None
     )
-    includes = tuple(m.group(1).decode("utf-8", "replace") for m in _INCLUDE_RE.finditer(src))
     fields = _config_ops_fields(root) if OPS_STRUCT.encode() + b" {" in src else ()
     ordered = sorted(functions.values(), key=lambda f: (f.line, f.name))
-    return FileFacts(
-        path, tuple(ordered), tuple(tables), tuple(clears), defines, includes, fields, _gap_lines(root)
-    )
+    return FileFacts(path, tuple(ordered), tuple(tables), tuple(clears), defines, fields, _gap_lines(root))
 
 
 def _lost_functions(root: Node) -> bool:

@@ -137,7 +137,6 @@ class FileFacts:
     tables: tuple[OpsTable, ...] = ()
     runtime_clears: tuple[OpsRuntimeClear, ...] = ()
     defines: tuple[tuple[str, int], ...] = ()
-    includes: tuple[str, ...] = ()
     config_ops_fields: tuple[str, ...] = ()  # fields of struct vdpa_config_ops, if defined here
     gap_lines: tuple[int, ...] = ()
     functions_by_name: dict[str, Function] = field(default_factory=dict, compare=False, repr=False)
