@@ -8,6 +8,11 @@ from kernel_corpus import kernel_tree, line_of
 
 pytestmark = pytest.mark.kernel
 
+# The edit the real-kernel series make: vdpa_sim's .reset passes CLEAN_MAP to its compat path.
+CLEAN_ON_EVERY_RESET = (
+    "return vdpasim_compat_reset(vdpa, 0);",
+    "return vdpasim_compat_reset(vdpa, VDPA_RESET_F_CLEAN_MAP);",
+)
 TABLES_612 = {
     "eni_vdpa_ops",
     "ifc_vdpa_ops",
@@ -146,12 +151,7 @@ def test_612_gate_series(tmp_path) -> None:
     commit(
         repo,
         "vdpa_sim: clean maps on every reset",
-        {
-            sim: (
-                "return vdpasim_compat_reset(vdpa, 0);",
-                "return vdpasim_compat_reset(vdpa, VDPA_RESET_F_CLEAN_MAP);",
-            )
-        },
+        {sim: CLEAN_ON_EVERY_RESET},
     )
     commit(repo, "vdpa/mlx5: drop compat_reset", {mlx5: ("\t.compat_reset = mlx5_vdpa_compat_reset,\n", "")})
     patches = format_patches(repo, base, tmp_path / "series")
@@ -213,12 +213,7 @@ def test_whole_tree_gate_copies_what_it_reads(tmp_path) -> None:
     commit(
         repo,
         "vdpa_sim: clean maps on every reset",
-        {
-            sim: (
-                "return vdpasim_compat_reset(vdpa, 0);",
-                "return vdpasim_compat_reset(vdpa, VDPA_RESET_F_CLEAN_MAP);",
-            )
-        },
+        {sim: CLEAN_ON_EVERY_RESET},
     )
     patches = format_patches(repo, base, tmp_path / "series")
     proc = run_cli(
