@@ -25,7 +25,16 @@ from analyzer import __version__
 from analyzer.facts import FileFacts
 
 _MAGIC = b"VDPALINT-FACTS-1\n"
-_EXTRACTOR_MODULES = ("cmask.py", "cparse.py", "cexpr.py", "extract.py", "bodies.py", "facts.py")
+_EXTRACTOR_MODULES = (
+    "cmask.py",
+    "cparse.py",
+    "cexpr.py",
+    "extract.py",
+    "facts.py",
+    "semantics/cfg.py",
+    "semantics/graph.py",
+    "semantics/values.py",
+)
 
 
 def default_dir() -> Path:
@@ -53,8 +62,11 @@ def _salt() -> bytes:
 
 def freeze(facts: FileFacts) -> FileFacts:
     """The facts with every function body extracted, ready to be stored."""
-    functions = tuple(dataclasses.replace(fn, source=fn.body, _cache=[]) for fn in facts.functions)
-    return dataclasses.replace(facts, functions=functions, functions_by_name={})
+    functions = tuple(dataclasses.replace(fn, source=fn.cfg, _cache=[]) for fn in facts.functions)
+    macros = tuple(dataclasses.replace(m, source=m.cfg, _cache=[]) for m in facts.macros)
+    return dataclasses.replace(
+        facts, functions=functions, macros=macros, functions_by_name={}, macros_by_name={}
+    )
 
 
 class FactsCache:

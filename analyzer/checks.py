@@ -1,111 +1,37 @@
 """The rule predicates: what each rule id decides about one ops table.
 
-Each check returns `Issue`s; the engine gives them the rule's name and
-severity. Checks read facts and walk effects; they do no I/O.
+Each check returns `Issue`s; the engine gives them the rule's name and severity.
+Checks read the table's instantiated effects (driver.py); they do no I/O. Every
+message names its ops table: two tables sharing a function give two findings.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import NamedTuple
 
-from analyzer.api import CLEAN_MAP_FLAG, VdpaApi
-from analyzer.effects import EffectWalker, Reach
-from analyzer.facts import Function, OpsEntry, OpsTable
-from analyzer.findings import TraceStep
-from analyzer.index import TreeIndex
+from analyzer.api import CLEAN_MAP_FLAG
+from analyzer.driver import Clear, DriverContext, Issue, chain_text, trace_of
+from analyzer.facts import OpsEntry, OpsTable
 from analyzer.model import DriverEffects, OpEffects
+from analyzer.semantics import contract as K
+from analyzer.semantics import values as V
+from analyzer.semantics.summaries import Effect
 
-ONCHIP_OPS = ("set_map", "dma_map", "dma_unmap")
-_WORD_RE = re.compile(r"\b[A-Za-z_]\w*\b")
-
-
-class Issue(NamedTuple):
-    rule_id: str
-    path: str
-    line: int
-    column: int
-    message: str
-    trace: tuple[TraceStep, ...] = ()
-    severity: str | None = None  # None: the rule's own
+UNKNOWN_PATHS = (("reset", None), ("compat_reset", 0), ("set_group_asid", None))
 
 
-@dataclass
-class DriverContext:
-    table: OpsTable
-    index: TreeIndex
-    walker: EffectWalker
-    api: VdpaApi
-    conditional: dict[str, str] = field(default_factory=dict)  # op -> why it may be absent
-    not_applicable: dict[str, str] = field(default_factory=dict)
-    _functions: dict[str, Function | None] = field(default_factory=dict)
-    _reach: dict[tuple[str, int | None], tuple[Reach, ...]] = field(default_factory=dict)
-    missing: list[Issue] = field(default_factory=list)
-
-    def function(self, op: str) -> Function | None:
-        if op not in self._functions:
-            entry = self.table.entry(op)
-            fn = None
-            if entry is not None and entry.function is not None:
-                res = self.index.resolve(entry.function, self.table.path)
-                fn = res.function
-                if fn is None:
-                    why = res.problem.message if res.problem else "no definition in the scanned tree"
-                    self.missing.append(
-                        Issue(
-                            "VDPA000",
-                            self.table.path,
-                            entry.line,
-                            entry.column,
-                            f"cannot analyse .{op} = {entry.function}: {why}",
-                        )
-                    )
-            self._functions[op] = fn
-        return self._functions[op]
-
-    def reach(self, op: str, flags: int | None = None) -> tuple[Reach, ...]:
-        """Effects of an op; for .compat_reset, with its flags argument fixed."""
-        key = (op, flags)
-        if key not in self._reach:
-            fn = self.function(op)
-            env: dict[str, int] = {}
-            if fn is not None and flags is not None and len(fn.params) > 1:
-                env[fn.params[1]] = flags
-            self._reach[key] = self.walker.reach(fn, env) if fn is not None else ()
-        return self._reach[key]
-
-    def note(self, op: str) -> str:
-        why = self.conditional.get(op)
-        return f" (.{op} is conditional: {why})" if why else ""
+def _by_site(effects: Iterable[Effect]) -> list[Effect]:
+    """One effect per distinct site (the shortest trace to it), in source order."""
+    seen: dict[tuple[str, int, int], Effect] = {}
+    for e in effects:
+        k = (e.site.path, e.site.line, e.site.column)
+        if k not in seen or (len(e.trace), e.trace) < (len(seen[k].trace), seen[k].trace):
+            seen[k] = e
+    return sorted(seen.values(), key=lambda e: (e.site.path, e.site.line, e.site.column))
 
 
-def trace_of(ctx: DriverContext, op: str, reach: Reach) -> tuple[TraceStep, ...]:
-    fn = ctx.function(op)
-    assert fn is not None
-    steps = [TraceStep(fn.name, fn.path, fn.line, fn.column, f".{op} = {fn.name} in {ctx.table.name}")]
-    for s in reach.trace:
-        note = f"{s.function} calls {s.callee}"
-        if s.conditions:
-            note += f" when {' && '.join(s.conditions)}"
-        steps.append(TraceStep(s.callee, s.path, s.line, s.column, note))
-    return tuple(steps)
-
-
-def _chain(reach: Reach) -> str:
-    return " -> ".join([reach.trace[0].function, *(s.callee for s in reach.trace)])
-
-
-def _distinct_sites(reaches: Iterable[Reach], effect: str) -> list[Reach]:
-    """The first (shortest-found) trace to each distinct call site of an effect."""
-    seen: dict[tuple[str, int, int], Reach] = {}
-    for r in reaches:
-        if r.effect == effect:
-            site = (r.site.path, r.site.line, r.site.column)
-            if site not in seen or len(r.trace) < len(seen[site].trace):
-                seen[site] = r
-    return sorted(seen.values(), key=lambda r: (r.site.path, r.site.line, r.site.column))
+def _clears_by_site(clears: list[Clear]) -> list[Effect]:
+    return _by_site(c.effect for c in clears)
 
 
 def _entry_issue(
@@ -114,43 +40,56 @@ def _entry_issue(
     return Issue(rule, table.path, entry.line, entry.column, message, severity=severity)
 
 
+def _onchip_applies(ctx: DriverContext, rule: str) -> bool:
+    if not ctx.onchip:
+        ctx.not_applicable[rule] = (
+            "no on-chip IOMMU ops (.set_map/.dma_map): the platform IOMMU holds the maps"
+        )
+        return False
+    return True
+
+
 def check_analysis_gaps(ctx: DriverContext) -> list[Issue]:
     out: list[Issue] = []
     t = ctx.table
     if t.gap_lines:
-        out.append(
-            Issue(
-                "VDPA000",
-                t.path,
-                t.gap_lines[0],
-                1,
-                f"ops table {t.name} could not be fully parsed; its entries may be incomplete",
+        msg = f"{t.name}: the ops table could not be fully parsed; its entries may be incomplete"
+        out.append(Issue("VDPA000", t.path, t.gap_lines[0], 1, msg))
+    seen: set[tuple[str, int, int]] = set()
+    for op, flags in UNKNOWN_PATHS:
+        if ctx.table.entry(op) is None or (op == "compat_reset" and not ctx.api.has("compat_reset")):
+            continue
+        for e in _by_site(ctx.unfollowed(op, flags)):
+            where = (e.site.path, e.site.line, e.site.column)
+            if where in seen:
+                continue
+            seen.add(where)
+            if e.kind == "gap":
+                msg = f"{t.name}: {e.why}, on the .{op} path; calls in it may be missed"
+                out.append(Issue("VDPA000", *where, msg, trace_of(ctx, op, e)))
+                continue
+            what = (
+                e.why
+                if e.kind == "unknown"
+                else f"{e.why}() has no body in the scanned tree and is passed the device"
             )
-        )
-    for op in ("reset", "compat_reset", "set_group_asid"):
-        flags = 0 if op == "compat_reset" else None
-        for r in _distinct_sites(ctx.reach(op, flags), "gap"):
-            if r.problem is not None:
-                msg = (
-                    f"cannot analyse {r.primitive}() on the .{op} path: {r.problem.path}: {r.problem.message}"
-                )
-            else:
-                msg = (
-                    f"{r.primitive}() on the .{op} path could not be fully parsed; calls in it may be missed"
-                )
-            out.append(Issue("VDPA000", r.site.path, r.site.line, r.site.column, msg, trace_of(ctx, op, r)))
+            msg = f"{t.name}: the .{op} path calls what the analysis cannot follow: {what}"
+            out.append(Issue("VDPA000", *where, msg, trace_of(ctx, op, e), severity="note"))
     out.extend(ctx.missing)
     return out
 
 
 def check_reset_clears_map(ctx: DriverContext) -> list[Issue]:
+    if not _onchip_applies(ctx, "VDPA001"):
+        return []
     out = []
     fn = ctx.function("reset")
-    for r in _distinct_sites(ctx.reach("reset"), "clears_map"):
-        msg = f".reset ({fn.name if fn else '?'}) clears upper-layer IOTLB mappings: {_chain(r)}()"
+    t = ctx.table
+    for e in _clears_by_site(ctx.clears("reset")):
+        msg = f"{t.name}: .reset ({fn.name if fn else '?'}) clears upper-layer IOTLB mappings: {chain_text(ctx, 'reset', e)}"
         if not ctx.api.has("compat_reset"):
             msg += "; this tree's vdpa.h has no .compat_reset/.reset_map to move the clearing to"
-        out.append(Issue("VDPA001", r.site.path, r.site.line, r.site.column, msg, trace_of(ctx, "reset", r)))
+        out.append(Issue("VDPA001", e.site.path, e.site.line, e.site.column, msg, trace_of(ctx, "reset", e)))
     return out
 
 
@@ -158,9 +97,7 @@ def check_compat_reset_missing(ctx: DriverContext) -> list[Issue]:
     if not ctx.api.has("compat_reset"):
         ctx.not_applicable["VDPA002"] = f"{ctx.api.header or 'the API'} has no .compat_reset"
         return []
-    if ctx.table.entry("compat_reset") is not None:
-        return []
-    if not _distinct_sites(ctx.reach("reset"), "clears_map"):
+    if ctx.table.entry("compat_reset") is not None or not ctx.onchip or not ctx.clears("reset"):
         return []
     t = ctx.table
     return [
@@ -177,13 +114,16 @@ def check_compat_reset_missing(ctx: DriverContext) -> list[Issue]:
 
 def check_compat_reset_unguarded(ctx: DriverContext) -> list[Issue]:
     entry = ctx.table.entry("compat_reset")
-    if entry is None or not ctx.api.has("compat_reset"):
+    if entry is None or not ctx.api.has("compat_reset") or not ctx.onchip:
         return []
     out = []
-    for r in _distinct_sites(ctx.reach("compat_reset", 0), "clears_map"):
-        msg = f".compat_reset ({entry.function}) clears mappings even without {CLEAN_MAP_FLAG}: {_chain(r)}()"
+    for e in _clears_by_site(ctx.clears("compat_reset", 0)):
+        msg = (
+            f"{ctx.table.name}: .compat_reset ({entry.function}) clears mappings even without "
+            f"{CLEAN_MAP_FLAG}: {chain_text(ctx, 'compat_reset', e)}"
+        )
         out.append(
-            Issue("VDPA003", r.site.path, r.site.line, r.site.column, msg, trace_of(ctx, "compat_reset", r))
+            Issue("VDPA003", e.site.path, e.site.line, e.site.column, msg, trace_of(ctx, "compat_reset", e))
         )
     return out
 
@@ -192,15 +132,15 @@ def check_compat_reset_needless(ctx: DriverContext) -> list[Issue]:
     entry = ctx.table.entry("compat_reset")
     if entry is None or not ctx.api.has("compat_reset") or ctx.function("compat_reset") is None:
         return []
-    reach = ctx.reach("compat_reset", ctx.api.clean_map)
-    if any(r.effect in ("clears_map", "gap") for r in reach):
+    clean = ctx.api.clean_map
+    if ctx.clears("compat_reset", clean) or ctx.unfollowed("compat_reset", clean):
         return []
     return [
         _entry_issue(
             "VDPA004",
             entry,
             ctx.table,
-            f".compat_reset ({entry.function}) never clears mappings, even with "
+            f"{ctx.table.name}: .compat_reset ({entry.function}) never clears mappings, even with "
             f"{CLEAN_MAP_FLAG}; a compliant driver implements only .reset",
         )
     ]
@@ -211,7 +151,7 @@ def check_reset_map_missing(ctx: DriverContext) -> list[Issue]:
     if not ctx.api.has("reset_map"):
         ctx.not_applicable["VDPA005"] = f"{ctx.api.header or 'the API'} has no .reset_map"
         return []
-    onchip = [op for op in ONCHIP_OPS if t.entry(op) is not None]
+    onchip = ctx.onchip
     if not onchip:
         ctx.not_applicable["VDPA005"] = "no on-chip IOMMU ops (.set_map/.dma_map): platform IOMMU"
         return []
@@ -219,17 +159,15 @@ def check_reset_map_missing(ctx: DriverContext) -> list[Issue]:
         return []
     ops = "/".join("." + o for o in onchip)
     if t.entry("compat_reset") is not None:
-        # It used to clear maps in reset, so it has an initial state to give back (seed 002).
-        why, severity = (
-            f"{t.name} has {ops} and .compat_reset but no .reset_map to restore the initial mapping",
-            None,
-        )
+        # It used to clear maps in reset, so it has an initial state to give back (d2cf1b6e3b85).
+        why = f"{t.name} has {ops} and .compat_reset but no .reset_map to restore the initial mapping"
+        severity = None
     else:
         why = (
             f"{t.name} has {ops} but no .reset_map; vhost-vdpa cannot return an address space "
             f"to its initial mapping on release"
         )
-        severity = "note"  # optional for a parent that never cleared (seed 002: "not a MUST")
+        severity = "note"  # optional for a parent that never cleared (d2cf1b6e3b85: "not a MUST")
     return [Issue("VDPA005", t.path, t.line, t.column, why, severity=severity)]
 
 
@@ -262,37 +200,29 @@ def check_desc_group_without_asid(ctx: DriverContext) -> list[Issue]:
     ]
 
 
-def _binding_state(ctx: DriverContext) -> set[str]:
-    """Members .set_group_asid writes from its asid argument, and ASID bindings it sets."""
+def _field(v: V.Value) -> str | None:
+    ch = V.chain(v)
+    return ch[-1] if ch else None
+
+
+def binding_state(ctx: DriverContext) -> set[str]:
+    """Members .set_group_asid writes from its asid argument, and vrings it rebinds."""
     fn = ctx.function("set_group_asid")
+    effects = ctx.effects("set_group_asid") or ()
     if fn is None:
         return set()
-    keys = {r.state for r in ctx.reach("set_group_asid") if r.effect == "writes_asid_binding" and r.state}
-    keys |= _tainted_writes(ctx, fn, {fn.params[-1]} if fn.params else set(), 0)
-    return keys
+    asid = len(fn.params) - 1
+    out = set()
+    for e in effects:
+        if e.kind == "bind" or (e.kind == "write" and asid in V.params_in(e.value)):
+            name = _field(e.obj)
+            if name:
+                out.add(name)
+    return out
 
 
-def _tainted_writes(ctx: DriverContext, fn: Function, tainted: set[str], depth: int) -> set[str]:
-    tainted = set(tainted)
-    for name, reads in fn.local_reads:
-        if reads & tainted:
-            tainted.add(name)
-    keys = {w.key for w in fn.writes if w.reads & tainted}
-    if depth >= 3:
-        return keys
-    for call in fn.calls:
-        hit = [i for i, a in enumerate(call.arg_texts) if set(_WORD_RE.findall(a)) & tainted]
-        if not hit or ctx.walker.kb.get(call.callee) is not None:
-            continue
-        callee = ctx.index.resolve(call.callee, fn.path).function
-        if callee is not None:
-            params = {callee.params[i] for i in hit if i < len(callee.params)}
-            keys |= _tainted_writes(ctx, callee, params, depth + 1)
-    return keys
-
-
-def _last(key: str) -> str:
-    return key.rsplit(".", 1)[-1]
+def reset_writes(ctx: DriverContext, effects: Iterable[Effect]) -> set[str]:
+    return {f for e in effects if e.kind in ("write", "bind") for f in [_field(e.obj)] if f}
 
 
 def check_reset_keeps_asid_binding(ctx: DriverContext) -> list[Issue]:
@@ -300,16 +230,11 @@ def check_reset_keeps_asid_binding(ctx: DriverContext) -> list[Issue]:
     entry = t.entry("set_group_asid")
     if entry is None or ctx.function("reset") is None:
         return []
-    binding = _binding_state(ctx)
+    binding = binding_state(ctx)
     if not binding:
         ctx.not_applicable["VDPA008"] = "no ASID binding state found in .set_group_asid"
         return []
-    written = {
-        _last(r.state)
-        for r in ctx.reach("reset")
-        if r.state and r.effect in ("write", "writes_state", "writes_asid_binding")
-    }
-    if {_last(k) for k in binding} & written:
+    if binding & reset_writes(ctx, ctx.effects("reset") or ()):
         return []
     state = ", ".join(sorted(binding))
     return [
@@ -317,42 +242,48 @@ def check_reset_keeps_asid_binding(ctx: DriverContext) -> list[Issue]:
             "VDPA008",
             entry,
             t,
-            f".set_group_asid ({entry.function}) writes {state}, which the .reset path never "
+            f"{t.name}: .set_group_asid ({entry.function}) writes {state}, which the .reset path never "
             f"resets: groups stay bound to their ASID after reset",
         )
     ]
 
 
+# -- what the reference model replays ----------------------------------------------------------
+
+
 def _op_effects(ctx: DriverContext, op: str, flags: int | None = None) -> OpEffects:
-    """What the model needs of one op: does it clear, restore passthrough, reset bindings."""
     if ctx.table.entry(op) is None:
         return OpEffects()
-    if ctx.function(op) is None:
+    effects = ctx.effects(op, flags)
+    if effects is None:
         return OpEffects(True, None, None, None)
-    reach = ctx.reach(op, flags)
-    gap = any(r.effect == "gap" for r in reach)
-    clears = any(r.effect == "clears_map" for r in reach)
-    restores = any(r.effect == "restores_passthrough" for r in reach)
+    undecided = bool(ctx.unfollowed(op, flags))
+    clears = bool(ctx.clears(op, flags)) if ctx.onchip else False
+    # Effects in path order: the state the op leaves is the last clear or restore.
+    last: bool | None = None
+    for e in effects:
+        if e.kind == "delete" and K.overlaps_region(e, ctx.region()):
+            last = False
+        elif K.identity_whole(e):
+            last = True
+    restores = last is True
     return OpEffects(
         True,
-        True if clears else (None if gap else False),
-        True if restores else (None if gap else False),
-        _resets_bindings(ctx, reach),
+        True if clears else (None if undecided else False),
+        True if restores else (None if undecided else False),
+        _resets_bindings(ctx, effects, undecided),
     )
 
 
-def _resets_bindings(ctx: DriverContext, reach: tuple[Reach, ...]) -> bool | None:
+def _resets_bindings(ctx: DriverContext, effects: tuple[Effect, ...], undecided: bool) -> bool | None:
     if ctx.table.entry("set_group_asid") is None:
         return True  # nothing ever moves a group: every group is in ASID 0 after reset
-    binding = _binding_state(ctx)
+    binding = binding_state(ctx)
     if not binding:
         return None
-    written = {
-        _last(r.state)
-        for r in reach
-        if r.state and r.effect in ("write", "writes_state", "writes_asid_binding")
-    }
-    return bool({_last(k) for k in binding} & written)
+    if binding & reset_writes(ctx, effects):
+        return True
+    return None if undecided else False
 
 
 def driver_effects(ctx: DriverContext) -> DriverEffects:

@@ -292,8 +292,8 @@ class _Unusable(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from analyzer.knowledge import KnowledgeError
     from analyzer.rulebook import RuleFileError
+    from analyzer.semantics.kb import KnowledgeError
     from analyzer.source import InputError
 
     args = build_parser().parse_args(argv)

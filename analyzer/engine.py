@@ -7,14 +7,15 @@ from collections.abc import Callable, Collection
 from typing import NamedTuple
 
 from analyzer.cache import FactsCache
-from analyzer.checks import CHECKS, DriverContext, Issue, driver_effects
-from analyzer.effects import EffectWalker
+from analyzer.checks import CHECKS, binding_state, driver_effects
+from analyzer.driver import DriverContext, Issue
 from analyzer.facts import OpsTable
 from analyzer.findings import DriverReport, Finding, Result, TableRef
 from analyzer.index import TreeIndex, driver_name
-from analyzer.knowledge import KnowledgeBase, load_knowledge
 from analyzer.model import replay
 from analyzer.rulebook import Rule
+from analyzer.semantics.kb import KnowledgeBase, load_knowledge
+from analyzer.semantics.program import TreeProgram
 from analyzer.source import InputError, scan
 from analyzer.suppress import find_suppressions
 
@@ -132,11 +133,12 @@ class Analysis:
         self.analysed += len(tables)
         index = self.index
         index.touched, index.names = set(), set()
-        walker = EffectWalker(index, self.kb)
+        program = TreeProgram(index, self.kb)
         done: list[tuple[DriverReport, tuple[Finding, ...]]] = []
-        for table in tables:
-            index.facts(table.path)
-            ctx = DriverContext(table, index, walker, index.api, _conditional_ops(table, index))
+        contexts = [DriverContext(t, index, program, index.api, _conditional_ops(t, index)) for t in tables]
+        program.keep_writes(frozenset().union(*(binding_state(c) for c in contexts)))
+        for ctx in contexts:
+            table = ctx.table
             findings: dict[tuple[object, ...], Finding] = {}
             for rule_id in _ORDER:
                 if rule_id not in self.rules:

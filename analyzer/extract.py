@@ -1,17 +1,19 @@
-"""Turn one C file into FileFacts: its functions (bodies read lazily by bodies.py), ops
+"""Turn one C file into FileFacts: its functions (control-flow graphs built lazily), ops
 tables, tables cleared at run time, numeric defines, and the struct vdpa_config_ops fields."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from tree_sitter import Node
 
-from analyzer.bodies import read_body
 from analyzer.cexpr import parse_int_literal
 from analyzer.cmask import conditional_variants, mask_kernel_idioms
 from analyzer.cparse import captures, declared_name, gaps, line_of, parse, text
-from analyzer.facts import FileFacts, Function, FunctionBody, OpsEntry, OpsRuntimeClear, OpsTable
+from analyzer.facts import FileFacts, Function, OpsEntry, OpsRuntimeClear, OpsTable
+from analyzer.semantics.cfg import build_cfg, join_views
+from analyzer.semantics.graph import Cfg, CfgNode
 
 OPS_STRUCT = "vdpa_config_ops"
 _DEFINE_RE = re.compile(
@@ -89,6 +91,7 @@ def _function(node: Node, path: str) -> Function | None:
     if name is None:
         return None
     at = _name_node(name_node) or node  # gcc and ctags place a function at its name
+    params = _params(fdecl)
     return Function(
         name=name,
         path=path,
@@ -96,25 +99,23 @@ def _function(node: Node, path: str) -> Function | None:
         column=at.start_point[1] + 1,
         end_line=node.end_point[0] + 1,
         static=_is_static(node),
-        params=_params(fdecl),
+        params=params,
         gap_lines=_gap_lines(node),
-        source=lambda: read_body(body),
+        source=lambda: build_cfg(body, params),
     )
 
 
 def _merge_views(fn: Function, views: list[Function]) -> Function:
-    """One function seen in several #if views: union its calls and writes."""
+    """One function seen in several #if views: a graph that may run either view."""
     clean = [v for v in views if not v.gap_lines]
     if not clean:
         return fn
-    calls = list(dict.fromkeys(c for v in clean for c in v.calls))
-    writes = list(dict.fromkeys(w for v in clean for w in v.writes))
-    calls.sort(key=lambda c: (c.line, c.column))
-    writes.sort(key=lambda w: (w.line, w.column))
-    first = clean[0]
-    body = FunctionBody(tuple(calls), tuple(writes), first.locals, first.local_reads)
     end = max(v.end_line for v in clean)
-    return Function(fn.name, fn.path, fn.line, fn.column, end, fn.static, first.params, (), body)
+
+    def cfg() -> Cfg:
+        return join_views([v.cfg for v in clean])
+
+    return Function(fn.name, fn.path, fn.line, fn.column, end, fn.static, clean[0].params, (), cfg)
 
 
 def _ops_table(node: Node, path: str) -> OpsTable | None:
@@ -252,7 +253,83 @@ def extract(path: str, src: bytes) -> FileFacts:
     )
     fields = _config_ops_fields(root) if OPS_STRUCT.encode() + b" {" in src else ()
     ordered = sorted(functions.values(), key=lambda f: (f.line, f.name))
-    return FileFacts(path, tuple(ordered), tuple(tables), tuple(clears), defines, fields, _gap_lines(root))
+    macros = tuple(_macros(root, path)) if b"define" in src else ()
+    iotlbs = tuple(_iotlb_fields(root)) if b"vhost_iotlb" in src else ()
+    return FileFacts(
+        path, tuple(ordered), tuple(tables), tuple(clears), defines, fields, _gap_lines(root), macros, iotlbs
+    )
+
+
+def _iotlb_fields(root: Node) -> list[str]:
+    """Members whose declared type is struct vhost_iotlb: what an IOTLB argument looks like."""
+    out: list[str] = []
+    for decl in captures(root, "field_declaration"):
+        t = decl.child_by_field_name("type")
+        if t is not None and t.type == "struct_specifier":
+            name = t.child_by_field_name("name")
+            if name is not None and text(name) == "vhost_iotlb":
+                out.extend(
+                    n for d in decl.children_by_field_name("declarator") for n in [declared_name(d)] if n
+                )
+    return sorted(set(out))
+
+
+def _macros(root: Node, path: str) -> list[Function]:
+    """Function-like macros, each read as a function of its parameters (SPEC §3): an
+    expression body returns its value, a statement body (`do { ... } while (0)`) runs."""
+    out: list[Function] = []
+    for node in captures(root, "preproc_function_def"):
+        name_node = node.child_by_field_name("name")
+        params_node = node.child_by_field_name("parameters")
+        value = node.child_by_field_name("value")
+        if name_node is None or params_node is None or value is None:
+            continue
+        params = tuple(
+            "__VA_ARGS__" if text(p) == "..." else text(p)
+            for p in params_node.children
+            if p.type in ("identifier", "...")
+        )
+        line = line_of(node)
+        body = _MACRO_OPS_RE.sub(" ", text(value).replace("\\\n", "  \n").replace("\\\r\n", "  \r\n"))
+        out.append(
+            Function(
+                text(name_node),
+                path,
+                line,
+                name_node.start_point[1] + 1,
+                node.end_point[0] + 1,
+                True,
+                params,
+                (),
+                _macro_cfg(body, params, line),
+                macro=True,
+            )
+        )
+    return out
+
+
+# Token pasting (`, ##__VA_ARGS__`) and stringification (`#x`) are not C: as blanks, the
+# body reads as the call it expands to.
+_MACRO_OPS_RE = re.compile(r"##|#(?=\s*\w)")
+
+
+def _macro_cfg(body: str, params: tuple[str, ...], line: int) -> Callable[[], Cfg]:
+    def build() -> Cfg:
+        pad = "\n" * (line - 1)
+        head = f"void __m({', '.join('long ' + p for p in params)})"
+        for wrapped in (f"{head} {{ return ({body}\n); }}", f"{head} {{ {body}\n; }}"):
+            tree = parse(mask_kernel_idioms((pad + wrapped).encode()))
+            fn = tree.root_node.named_children[-1] if tree.root_node.named_children else None
+            if fn is not None and fn.type == "function_definition" and not tree.root_node.has_error:
+                fbody = fn.child_by_field_name("body")
+                if fbody is not None:
+                    return build_cfg(fbody, params)
+        # Unreadable as C: an unknown call, visible at every use (SPEC §2 VDPA000).
+        why = ("macro", line)
+        nodes = (CfgNode((("opaque", why),), ("exit",), line),)
+        return Cfg(params, nodes, 0)
+
+    return build
 
 
 def _lost_functions(root: Node) -> bool:

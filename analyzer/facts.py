@@ -1,4 +1,4 @@
-"""Facts of one C file: functions with their calls and writes, ops tables, defines.
+"""Facts of one C file: functions (with their control-flow graphs), ops tables, defines, macros.
 
 Facts are plain frozen values with no parse tree inside, so they can be cached,
 compared and handed to the engine without tree-sitter.
@@ -10,52 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from analyzer.cexpr import Expr
-
-
-class Guard(NamedTuple):
-    """A condition that holds (or does not) whenever the guarded code runs."""
-
-    expr: Expr
-    holds: bool
-    text: str
-    line: int
-
-
-class Call(NamedTuple):
-    callee: str
-    args: tuple[Expr, ...]
-    arg_texts: tuple[str, ...]
-    arg_paths: tuple[str, ...]  # member chain of each argument (`&d->a[i].b` -> "a.b")
-    line: int
-    column: int
-    guards: tuple[Guard, ...] = ()
-    indirect: bool = False  # through a function pointer (`ops->reset(v)`): never resolved
-
-
-class FieldWrite(NamedTuple):
-    """An assignment to a struct member: `dev->group2asid[g] = asid`."""
-
-    key: str
-    reads: frozenset[str]
-    line: int
-    column: int
-    guards: tuple[Guard, ...] = ()
-
-
-class FunctionBody(NamedTuple):
-    calls: tuple[Call, ...] = ()
-    writes: tuple[FieldWrite, ...] = ()
-    # Locals assigned exactly once, in source order: their value in terms of params.
-    locals: tuple[tuple[str, Expr], ...] = ()
-    # Every local and the identifiers its assigned values read (for taint of `asid`).
-    local_reads: tuple[tuple[str, frozenset[str]], ...] = ()
+from analyzer.semantics.graph import Cfg, CfgNode
 
 
 @dataclass(frozen=True)
 class Function:
-    """A function definition. Its body is read from the syntax tree the first time
-    it is needed: most functions of a driver are never on an analysed path."""
+    """A function definition (or a function-like macro, read as one). Its control-flow
+    graph is built from the syntax tree the first time it is needed: most functions of a
+    driver are never on an analysed path."""
 
     name: str
     path: str
@@ -65,33 +27,19 @@ class Function:
     static: bool
     params: tuple[str, ...]
     gap_lines: tuple[int, ...] = ()  # lines tree-sitter could not parse, in every view
-    source: FunctionBody | Callable[[], FunctionBody] = field(
-        default_factory=FunctionBody, compare=False, repr=False
-    )
-    _cache: list[FunctionBody] = field(default_factory=list, compare=False, repr=False)
+    source: Cfg | Callable[[], Cfg] | None = field(default=None, compare=False, repr=False)
+    macro: bool = False  # a function-like #define, analysed with its arguments substituted
+    _cache: list[Cfg] = field(default_factory=list, compare=False, repr=False)
 
     @property
-    def body(self) -> FunctionBody:
+    def cfg(self) -> Cfg:
         if not self._cache:
             src = self.source
-            self._cache.append(src if isinstance(src, FunctionBody) else src())
+            if src is None:
+                self._cache.append(Cfg(self.params, (CfgNode((), ("exit",), self.line),), 0))
+            else:
+                self._cache.append(src if isinstance(src, Cfg) else src())
         return self._cache[0]
-
-    @property
-    def calls(self) -> tuple[Call, ...]:
-        return self.body.calls
-
-    @property
-    def writes(self) -> tuple[FieldWrite, ...]:
-        return self.body.writes
-
-    @property
-    def locals(self) -> tuple[tuple[str, Expr], ...]:
-        return self.body.locals
-
-    @property
-    def local_reads(self) -> tuple[tuple[str, frozenset[str]], ...]:
-        return self.body.local_reads
 
 
 class OpsEntry(NamedTuple):
@@ -139,8 +87,13 @@ class FileFacts:
     defines: tuple[tuple[str, int], ...] = ()
     config_ops_fields: tuple[str, ...] = ()  # fields of struct vdpa_config_ops, if defined here
     gap_lines: tuple[int, ...] = ()
+    macros: tuple[Function, ...] = ()  # function-like #defines
+    iotlb_fields: tuple[str, ...] = ()  # struct members declared as a struct vhost_iotlb (pointer)
     functions_by_name: dict[str, Function] = field(default_factory=dict, compare=False, repr=False)
+    macros_by_name: dict[str, Function] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for fn in self.functions:
             self.functions_by_name.setdefault(fn.name, fn)
+        for m in self.macros:
+            self.macros_by_name[m.name] = m  # the last definition wins, as in cpp

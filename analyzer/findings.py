@@ -5,17 +5,24 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from analyzer.api import VdpaApi
 from analyzer.facts import OpsTable
 from analyzer.model import DriverEffects, Obligation
 from analyzer.source import SourceProblem
 
-if TYPE_CHECKING:
-    from analyzer.suppress import Suppression
-
 SEVERITY_RANK = {"note": 0, "warning": 1, "error": 2}
+
+
+class Suppression(NamedTuple):
+    """An inline `vdpa-lint: ignore VDPA00x -- reason` comment."""
+
+    path: str
+    line: int
+    rule_ids: tuple[str, ...]
+    reason: str
+    problem: str = ""  # why the comment does not work, if it does not
 
 
 class TraceStep(NamedTuple):

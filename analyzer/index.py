@@ -23,8 +23,15 @@ from analyzer.source import MAX_FILE_BYTES, Scan, SourceProblem, read_source, so
 
 # An ops table definition always reads `vdpa_config_ops NAME =` (pointers and members do not).
 _TABLE_RE = re.compile(rb"\b" + OPS_STRUCT.encode() + rb"\s+\w+\s*=")
-_DEF_LINE_RE = re.compile(rb"^[A-Za-z_][\w \t*]*?\b([A-Za-z_]\w*)[ \t]*\(", re.M)
+_DEF_LINE_RE = re.compile(
+    rb"^(?:[A-Za-z_][\w \t*]*?\b|[ \t]*#[ \t]*define[ \t]+)([A-Za-z_]\w*)[ \t]*\(", re.M
+)
 
+
+# Struct definitions and their struct-typed members, read from bytes (the same pass as
+# the definition index): which members can lead to an IOTLB is a question of types.
+_STRUCT_RE = re.compile(rb"^struct[ \t]+(\w+)[ \t]*\{(.*?)^\}", re.M | re.S)
+_MEMBER_RE = re.compile(rb"\bstruct[ \t]+(\w+)[ \t*]+(?:__\w+[ \t*]+)*(\w+)[ \t]*(?:\[[^\]]*\][ \t]*)*[;,]")
 
 PARALLEL_SCAN_FILES = 4000  # below this, starting worker processes costs more than it saves
 
@@ -108,8 +115,10 @@ class TreeIndex:
         self.problems: dict[str, SourceProblem] = {p.path: p for p in scan.problems}
         self._raw: dict[str, bytes] = {}
         self._globals: dict[str, list[Function]] = {}
+        self._macros: dict[str, list[Function]] = {}
         self._def_files: dict[str, list[str]] | None = None
         self._def_names: dict[str, set[str]] = {}  # the other way round, to update it
+        self._members: dict[str, list[tuple[str, str, str]]] = {}  # file -> (struct, member type, member)
         self._api: VdpaApi | None = None
         # What one table's analysis read: the gate re-analyses a table only when one of
         # these files changes, or a changed file defines one of these names.
@@ -126,10 +135,12 @@ class TreeIndex:
         for p in scan.problems:
             self.problems.setdefault(p.path, p)
         self._globals = {}
+        self._macros = {}
         for facts in self.parsed():
             self._register(facts)
         if self._def_files is not None:
             for rel in changed:
+                self._members.pop(rel, None)
                 for name in self._def_names.pop(rel, ()):
                     self._def_files[name].remove(rel)
             known = set(scan.tree_files)
@@ -181,6 +192,9 @@ class TreeIndex:
             for fn in facts.functions:
                 if not fn.static or facts.path.endswith(".h"):
                     self._globals.setdefault(fn.name, []).append(fn)
+            if facts.path.endswith(".h"):  # a .c file's macros are its own
+                for m in facts.macros:
+                    self._macros.setdefault(m.name, []).append(m)
 
     def _walkable(self, rel: str) -> bool:
         """Driver code is walked into; kernel core (include/, kernel/, mm/, ...) is not:
@@ -291,14 +305,28 @@ class TreeIndex:
         self._def_names[rel] = names
         for name in names:
             self._def_files.setdefault(name, []).append(rel)
+        if b"struct" in data:
+            self._members[rel] = [
+                (s.group(1).decode(), m.group(1).decode(), m.group(2).decode())
+                for s in _STRUCT_RE.finditer(data)
+                for m in _MEMBER_RE.finditer(s.group(2))
+            ]
+
+    def struct_members(self) -> list[tuple[str, str, str]]:
+        """(struct, member type, member name) of every struct-typed member in the tree's files."""
+        self._definition_files()
+        return [t for rel in sorted(self._members) for t in self._members[rel]]
 
     def resolve(self, name: str, from_path: str) -> Resolution:
         """C linkage: the caller's file first (statics included), then the other files
         of the tree, nearest directory first (the driver's own directory wins)."""
         self.names.add(name)
         own = self.facts(from_path)
-        if own is not None and name in own.functions_by_name and self._walkable(from_path):
-            return Resolution(own.functions_by_name[name])
+        if own is not None and self._walkable(from_path):
+            if name in own.functions_by_name:
+                return Resolution(own.functions_by_name[name])
+            if name in own.macros_by_name:
+                return Resolution(own.macros_by_name[name])
         candidates = self._definition_files().get(name, ())
         for rel in candidates:
             if rel not in self.problems:
@@ -314,7 +342,7 @@ class TreeIndex:
         return Resolution(found)
 
     def _nearest(self, name: str, from_path: str) -> Function | None:
-        defs = self._globals.get(name)
+        defs = self._globals.get(name) or self._macros.get(name)
         if not defs:
             return None
         return max(defs, key=lambda f: (_common_prefix(f.path, from_path), f.path.endswith(".c")))

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import NamedTuple
 
-from analyzer.knowledge import rules_dir
+from analyzer.semantics.kb import rules_dir
 
 SEVERITIES = ("error", "warning", "note")
 _ID_RE = re.compile(r"^VDPA\d{3}$")

@@ -11,19 +11,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 from analyzer import __version__
-from analyzer.findings import Finding
+from analyzer.findings import Finding, Suppression
 from analyzer.source import InputError
 
 _COMMENT_RE = re.compile(r"(?:/\*|//)\s*vdpa-lint:\s*ignore\b(?P<body>.*?)(?:\*/|$)")
 _ID_RE = re.compile(r"\bVDPA\d{3}\b")
-
-
-class Suppression(NamedTuple):
-    path: str
-    line: int
-    rule_ids: tuple[str, ...]
-    reason: str
-    problem: str = ""  # why the comment does not work, if it does not
 
 
 class BaselineEntry(NamedTuple):

@@ -36,16 +36,17 @@ def test_compliant_driver_alone_exits_0() -> None:
 
 def test_text_output_is_gcc_style_with_the_trace() -> None:
     out = run_cli("check", str(DEMO)).stdout.splitlines()
-    head = "drivers/vdpa/legacy_vdpa/legacy_mr.c:7:2: error: .reset (legacy_reset) clears upper-layer"
+    head = "drivers/vdpa/legacy_vdpa/legacy_mr.c:7:2: error: legacy_ops: .reset (legacy_reset) clears upper-layer"
     i = next(n for n, line in enumerate(out) if line.startswith(head))
     assert out[i].endswith("[VDPA001 reset-clears-map]")
+    # The trace starts at the table's initializer, then follows the calls.
     assert (
         out[i + 1]
-        == "  drivers/vdpa/legacy_vdpa/legacy_main.c:9:12: note: .reset = legacy_reset in legacy_ops"
+        == "  drivers/vdpa/legacy_vdpa/legacy_main.c:30:2: note: .reset = legacy_reset in legacy_ops"
     )
     assert (
         out[i + 2]
-        == "  drivers/vdpa/legacy_vdpa/legacy_main.c:14:2: note: legacy_reset calls legacy_teardown_mr"
+        == "  drivers/vdpa/legacy_vdpa/legacy_main.c:19:2: note: legacy_reset calls legacy_teardown_mr"
     )
     assert out[i + 3] == (
         "  drivers/vdpa/legacy_vdpa/legacy_mr.c:14:2: note: legacy_teardown_mr calls "
@@ -67,7 +68,7 @@ def test_json_has_the_spec_fields() -> None:
         "driver": "good_vdpa",
         "ops_table": "good_ops",
         "path": "drivers/vdpa/good_vdpa/good_main.c",
-        "line": 65,
+        "line": 70,
         "const": True,
         "conditional_ops": {},
     }
@@ -79,7 +80,7 @@ def test_json_has_the_spec_fields() -> None:
         "set_group_asid": "good_set_group_asid",
         "set_map": "good_set_map",
     }
-    assert good["op_locations"]["reset"] == {"path": "drivers/vdpa/good_vdpa/good_main.c", "line": 41}
+    assert good["op_locations"]["reset"] == {"path": "drivers/vdpa/good_vdpa/good_main.c", "line": 46}
     assert "get_vq_desc_group" not in good["op_locations"]  # declared only, in good_vdpa.h
     assert good["verdict"] == "compliant" and drivers["legacy_ops"]["verdict"] == "violating"
     f = next(f for f in data["findings"] if f["rule_id"] == "VDPA001")
@@ -93,11 +94,11 @@ def test_json_has_the_spec_fields() -> None:
     assert f["ops_table"] == {
         "name": "legacy_ops",
         "path": "drivers/vdpa/legacy_vdpa/legacy_main.c",
-        "line": 24,
+        "line": 29,
     }
     assert [(s["function"], s["line"]) for s in f["trace"]] == [
-        ("legacy_reset", 9),
-        ("legacy_teardown_mr", 14),
+        ("legacy_reset", 30),
+        ("legacy_teardown_mr", 19),
         ("legacy_prune", 14),
         ("vhost_iotlb_del_range", 7),
     ]
@@ -108,7 +109,7 @@ def test_conditional_ops_are_reported() -> None:
     data = check_json(FIXTURES / "ops-tables")
     copied = next(d for d in data["drivers"] if d["ops_table"] == "tb_copied_ops")
     assert copied["conditional_ops"] == {
-        "get_vq_desc_group": "set to NULL at run time in tb_probe() at drivers/vdpa/tables/tables.c:76",
+        "get_vq_desc_group": "set to NULL at run time in tb_probe() at drivers/vdpa/tables/tables.c:86",
         "reset_map": "chosen when the kernel is built: IS_ENABLED(CONFIG_TB_RESET_MAP) ? tb_reset_map : NULL",
     }
     names = sorted(d["ops_table"] for d in data["drivers"])

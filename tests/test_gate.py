@@ -51,6 +51,8 @@ NEW_DRIVER = """// SPDX-License-Identifier: GPL-2.0
 #include <linux/vdpa.h>
 
 struct new_dev { struct vdpa_device vdpa; struct vhost_iotlb *iotlb; u8 status; };
+int new_set_map(struct vdpa_device *vdev, unsigned int asid, struct vhost_iotlb *iotlb);
+int new_reset_map(struct vdpa_device *vdev, unsigned int asid);
 
 static void new_stop(struct new_dev *n)
 {
@@ -65,6 +67,8 @@ static int new_reset(struct vdpa_device *vdev)
 
 static const struct vdpa_config_ops new_ops = {
 	.reset = new_reset,
+	.set_map = new_set_map,
+	.reset_map = new_reset_map,
 };
 """
 CLEAR = ("\tn->status = 0;", "\tn->status = 0;\n\tvhost_iotlb_reset(n->iotlb);")
@@ -80,9 +84,9 @@ def test_violation_blamed_on_the_patch_that_introduced_it(tmp_path: Path) -> Non
     p1, p2, p3 = data["patches"]
     assert p1["verdict"] == "success" and p1["introduced"] == []
     assert p2["verdict"] == "fail"
-    assert sorted(_introduced(p2)) == [("VDPA001", NEW, 9), ("VDPA002", NEW, 18)]
+    assert sorted(_introduced(p2)) == [("VDPA001", NEW, 11), ("VDPA002", NEW, 20)]
     assert p3["verdict"] == "success"
-    assert sorted(_introduced({"introduced": p3["fixed"]})) == [("VDPA001", NEW, 9), ("VDPA002", NEW, 18)]
+    assert sorted(_introduced({"introduced": p3["fixed"]})) == [("VDPA001", NEW, 11), ("VDPA002", NEW, 20)]
     # bisectability: the series fails although its head is clean again; --head-only judges the end
     code, data, _ = _gate("--repo", str(repo), "--base", "HEAD~3", "--head-only")
     assert code == 0 and [p["verdict"] for p in data["patches"]] == ["success"]
@@ -97,7 +101,7 @@ def test_dropping_compat_reset_from_a_compliant_reset_is_vdpa009(demo_repo: Path
     code, data, _ = _gate("--repo", str(demo_repo), "--base", "HEAD~1")
     assert code == 1
     [p] = data["patches"]
-    assert _introduced(p) == [("VDPA009", GOOD, 66)]  # the .reset entry old userspace now gets
+    assert _introduced(p) == [("VDPA009", GOOD, 71)]  # the .reset entry old userspace now gets
     assert "no longer does" in p["introduced"][0]["message"]
 
 
@@ -179,8 +183,8 @@ def test_gate_output_formats(demo_repo: Path) -> None:
         "gate", "--repo", str(demo_repo), "--base", "HEAD~1", "--format", "github"
     ).stdout.splitlines()
     assert gh[0] == (
-        f"::error file={GOOD},line=17,col=2,title=VDPA001 reset-clears-map (patch 1/1)::"
-        ".reset (good_reset) clears upper-layer IOTLB mappings: good_reset -> good_compat_reset "
+        f"::error file={GOOD},line=22,col=2,title=VDPA001 reset-clears-map (patch 1/1)::"
+        "good_ops: .reset (good_reset) clears upper-layer IOTLB mappings: good_reset -> good_compat_reset "
         "-> good_do_reset -> good_restore_passthrough -> vhost_iotlb_reset()"
     )
     assert gh[-1] == "::notice title=vdpa-lint gate::series fail"
@@ -211,8 +215,9 @@ def test_a_patch_that_deletes_a_file(demo_repo: Path) -> None:
     commit(demo_repo, "legacy_vdpa: drop the memory-region file", {LEGACY_MR: None})
     code, data, _ = _gate("--repo", str(demo_repo), "--base", "HEAD~1")
     [p] = data["patches"]
-    # the clearing lived in the deleted file: its VDPA001 (and the VDPA002 it implied) are fixed,
-    # and with them old userspace lost its maps-cleared reset without a .compat_reset: VDPA009
+    # the clearing lived in the deleted file: its VDPA001 (and the VDPA002 it implied) are gone,
+    # and .reset now calls legacy_teardown_mr() whose body is nowhere: that is an unknown
+    # (VDPA000 note), not proof that old userspace lost its maps-cleared reset (no VDPA009)
     assert sorted(f["rule_id"] for f in p["fixed"]) == ["VDPA001", "VDPA002"]
-    assert [f["rule_id"] for f in p["introduced"]] == ["VDPA009"]
-    assert code == 1
+    assert [(f["rule_id"], f["severity"]) for f in p["introduced"]] == [("VDPA000", "note")]
+    assert code == 0

@@ -55,7 +55,7 @@ def test_report_content(tmp_path: Path) -> None:
     assert "Diverges at step 2" in html
     assert '<span class="hit"><i>7</i>	vhost_iotlb_del_range' not in html  # tabs are expanded
     assert '<span class="hit"><i>7</i>        vhost_iotlb_del_range(ld-&gt;iotlb, 0, ULLONG_MAX);' in html
-    assert "drivers/vdpa/good_vdpa/good_main.c:41" in html  # each op with its function's location
+    assert "drivers/vdpa/good_vdpa/good_main.c:46" in html  # each op with its function's location
 
 
 def test_check_format_html_writes_the_same_report(tmp_path: Path) -> None:

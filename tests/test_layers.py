@@ -9,23 +9,29 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "analyzer"
 
-# Lowest first (STYLE.md): source access and C parsing; facts; walking; rules; output; CLI.
+# Lowest first (STYLE.md): source access and C parsing; facts; the semantic core (values,
+# conditions, graphs, the knowledge base, then summaries over the tree); the model; rules;
+# output; CLI. A module is placed by its longest listed prefix.
 LAYERS = [
     {"source", "cmask", "cexpr", "cparse", "gitrepo"},
-    {"facts", "extract", "bodies", "api", "knowledge", "cache"},
-    {"index", "effects"},
+    {"semantics.values", "semantics.conds", "semantics.graph", "semantics.cfg", "semantics.kb", "semantics"},
+    {"facts", "extract", "api", "cache"},
+    {"index"},
+    {"semantics.summaries", "semantics.program", "semantics.contract"},
     {"model"},
-    {"findings", "rulebook", "checks", "engine", "gate", "suppress"},
+    {"findings", "rulebook", "driver", "checks", "engine", "gate", "suppress", "explain"},
     {"formats"},
     {"cli", "__main__", "progress"},
 ]
 
 
 def _layer(module: str) -> int:
-    top = module.split(".")[0]
-    for n, layer in enumerate(LAYERS):
-        if top in layer:
-            return n
+    parts = module.split(".")
+    for n in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:n])
+        for i, layer in enumerate(LAYERS):
+            if prefix in layer:
+                return i
     raise AssertionError(f"analyzer.{module} is in no layer: add it to LAYERS")
 
 

@@ -112,4 +112,4 @@ def test_fixture_drivers_replayed() -> None:
     assert rules["cp_garbled_ops"]["desc-group-asid-reset"] == NOT_APPLICABLE
     guards = _obligations("reset-guards")
     assert guards["gd_needless_ops"]["old-userspace-reset"] == VIOLATED
-    assert guards["gd_or_ops"]["maps-survive-reset"] == NOT_APPLICABLE  # no on-chip IOMMU ops
+    assert guards["gd_or_ops"]["maps-survive-reset"] == VIOLATED  # .reset clears d->iotlb when d->force

@@ -59,7 +59,7 @@ def test_conditional_variants_keep_each_side() -> None:
     assert conditional_variants(b"int x;\n") is None
 
 
-def test_extract_guards_and_locals() -> None:
+def test_extract_builds_a_control_flow_graph() -> None:
     src = b"""
 static int f(struct vdpa_device *v, u32 flags)
 {
@@ -75,7 +75,11 @@ static int f(struct vdpa_device *v, u32 flags)
 """
     fn = extract("f.c", src).functions[0]
     assert fn.params == ("v", "flags") and fn.static
-    calls = {c.callee: [(gd.text, gd.holds) for gd in c.guards] for c in fn.calls}
-    assert calls["g"] == [("!v", False), ("clean", True)]
-    assert calls["k"] == [("!v", False), ("h(v)", True)]
-    assert dict(fn.locals)["clean"] == ("bin", "&", ("id", "flags"), ("int", 1))
+    events = [e for n in fn.cfg.nodes for e in n.events]
+    assert ("set", "clean", ("bin", "&", ("var", "flags"), ("int", 1)), ()) in events
+    calls = {e[2]: e for e in events if e[0] == "call"}
+    assert set(calls) == {"g", "h", "k"}
+    # k runs only when h(v) returned non-zero: a guard inside the expression
+    assert calls["k"][7] == ((("ret", calls["h"][1]), True),)
+    terms = [n.term[0] for n in fn.cfg.nodes]
+    assert terms.count("branch") == 2 and "return" in terms

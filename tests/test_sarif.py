@@ -50,7 +50,7 @@ def test_meets_github_code_scanning_rules() -> None:
         assert loc["physicalLocation"]["region"]["startLine"] >= 1
         assert r["partialFingerprints"]["vdpaLintFinding/v1"]
     flow = next(r for r in results if r["ruleId"] == "VDPA001")["codeFlows"][0]["threadFlows"][0]["locations"]
-    assert [s["location"]["physicalLocation"]["region"]["startLine"] for s in flow] == [9, 14, 14, 7]
+    assert [s["location"]["physicalLocation"]["region"]["startLine"] for s in flow] == [30, 19, 14, 7]
     assert flow[-1]["location"]["message"]["text"] == "legacy_prune calls vhost_iotlb_del_range"
 
 

@@ -94,11 +94,11 @@ def test_inline_suppression(tmp_path: Path) -> None:
     assert sup["rule_id"] == "VDPA001"
     assert sup["accepted_by"] == f"inline at {LEGACY_MR}:7: device firmware needs it, see erratum 12"
     assert [(n["path"], n["line"], n["message"]) for n in data["suppression_notes"]] == [
-        (LEGACY_MAIN, 9, "unused suppression of VDPA003"),
-        (LEGACY_MAIN, 20, "suppression names no rule id (write: vdpa-lint: ignore VDPA001 -- reason)"),
+        (LEGACY_MAIN, 14, "unused suppression of VDPA003"),
+        (LEGACY_MAIN, 25, "suppression names no rule id (write: vdpa-lint: ignore VDPA001 -- reason)"),
     ]
     text = run_cli("check", str(tree)).stdout
-    assert f"{LEGACY_MAIN}:9: note: unused suppression of VDPA003" in text
+    assert f"{LEGACY_MAIN}:14: note: unused suppression of VDPA003" in text
     assert "note: 1 finding accepted (baseline or inline)" in text
 
 

@@ -1,0 +1,180 @@
+"""One ops table under analysis: its op functions, their instantiated effects, the upper
+layer's region, and what each op path clears, binds or could not follow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from analyzer.api import VdpaApi
+from analyzer.facts import Function, OpsTable
+from analyzer.findings import TraceStep
+from analyzer.index import TreeIndex
+from analyzer.semantics import contract as K
+from analyzer.semantics import values as V
+from analyzer.semantics.program import TreeProgram
+from analyzer.semantics.summaries import Effect, instantiate
+
+ONCHIP_OPS = ("set_map", "dma_map", "dma_unmap")
+REGION_OPS = ("set_map", "dma_map")
+
+
+class Issue(NamedTuple):
+    rule_id: str
+    path: str
+    line: int
+    column: int
+    message: str
+    trace: tuple[TraceStep, ...] = ()
+    severity: str | None = None  # None: the rule's own
+
+
+class Clear(NamedTuple):
+    """A delete on an op's path that destroys the upper layer's maps."""
+
+    effect: Effect
+    written: K.Written
+
+
+@dataclass
+class DriverContext:
+    table: OpsTable
+    index: TreeIndex
+    program: TreeProgram
+    api: VdpaApi
+    conditional: dict[str, str] = field(default_factory=dict)  # op -> why it may be absent
+    not_applicable: dict[str, str] = field(default_factory=dict)
+    missing: list[Issue] = field(default_factory=list)
+    _functions: dict[str, Function | None] = field(default_factory=dict)
+    _effects: dict[tuple[str, int | None], tuple[Effect, ...] | None] = field(default_factory=dict)
+    _region: tuple[K.Written, ...] | None = None
+    _windows: dict[str, tuple[Effect, ...]] = field(default_factory=dict)
+
+    def function(self, op: str) -> Function | None:
+        if op not in self._functions:
+            entry = self.table.entry(op)
+            fn = None
+            if entry is not None and entry.function is not None:
+                res = self.index.resolve(entry.function, self.table.path)
+                fn = res.function
+                if fn is None and res.problem is not None:
+                    why = f"{res.problem.path}: {res.problem.message}"
+                    self.missing.append(
+                        Issue(
+                            "VDPA000",
+                            self.table.path,
+                            entry.line,
+                            entry.column,
+                            f"{self.table.name}: cannot analyse .{op} = {entry.function}: {why}",
+                        )
+                    )
+                elif fn is None and op in ("reset", "compat_reset", "set_group_asid", "reset_map"):
+                    self.missing.append(
+                        Issue(
+                            "VDPA000",
+                            self.table.path,
+                            entry.line,
+                            entry.column,
+                            f"{self.table.name}: cannot analyse .{op} = {entry.function}: "
+                            "no definition in the scanned tree",
+                        )
+                    )
+            self._functions[op] = fn
+        return self._functions[op]
+
+    def effects(self, op: str, flags: int | None = None) -> tuple[Effect, ...] | None:
+        """The live effects of an op called with its own parameters (for .compat_reset, with
+        its flags fixed); None when the table has no such op or its body is not in the tree."""
+        key = (op, flags)
+        if key not in self._effects:
+            fn = self.function(op)
+            out: tuple[Effect, ...] | None = None
+            if fn is not None:
+                args: list[V.Value] = [("param", i) for i in range(max(len(fn.params), 1))]
+                if flags is not None and len(args) > 1:
+                    args[1] = V.const(flags)
+                summaries = self.program.full if op == "set_group_asid" else self.program.summaries
+                out = tuple(K.live(instantiate(summaries.of(fn), tuple(args))))
+            self._effects[key] = out
+        return self._effects[key]
+
+    # -- whose maps -------------------------------------------------------------------------
+    @property
+    def onchip(self) -> tuple[str, ...]:
+        return tuple(op for op in ONCHIP_OPS if self.table.entry(op) is not None)
+
+    def region(self) -> tuple[K.Written, ...]:
+        if self._region is None:
+            ops = [op for op in REGION_OPS if self.table.entry(op) is not None]
+            self._region = K.user_region(self.effects(op) for op in ops)
+        return self._region
+
+    def windows(self, e: Effect) -> tuple[Effect, ...]:
+        """Adds of a kernel-owned window: done by a function of a file on the delete's trace
+        that the upper layer's ops never call (VDUSE's vduse_domain_init_bounce_map)."""
+        upper = {s.function for w in self.region() if w.effect is not None for s in w.effect.trace}
+        upper |= {f.name for op in REGION_OPS for f in [self.function(op)] if f is not None}
+        out: list[Effect] = []
+        for path in dict.fromkeys(s.path for s in e.trace):
+            if path not in self._windows:
+                facts = self.index.facts(path)
+                found: list[Effect] = []
+                for fn in facts.functions if facts else ():
+                    if fn.name in upper:
+                        continue
+                    found.extend(x for x in self.program.summaries.of(fn).effects if x.kind == "add")
+                self._windows[path] = tuple(found)
+            out.extend(self._windows[path])
+        return tuple(out)
+
+    def clears(self, op: str, flags: int | None = None) -> list[Clear]:
+        """Deletes on the op's path that overlap the upper layer's region."""
+        out = []
+        region = self.region()
+        for e in self.effects(op, flags) or ():
+            if e.kind != "delete":
+                continue
+            written = K.overlaps_region(e, region)
+            if written is None:
+                continue
+            if written is not K.ANY_IOTLB and K.in_window(e, self.windows(e)) is not None:
+                continue
+            out.append(Clear(e, written))
+        return out
+
+    def unfollowed(self, op: str, flags: int | None = None) -> list[Effect]:
+        """Calls on the op's path that the analysis could not follow and that matter."""
+        members = self.program.iotlb_members()
+        return [
+            e
+            for e in self.effects(op, flags) or ()
+            if e.kind == "gap" or (e.kind in ("unknown", "extern") and K.matters(e, members))
+        ]
+
+    def note(self, op: str) -> str:
+        why = self.conditional.get(op)
+        return f" (.{op} is conditional: {why})" if why else ""
+
+
+def trace_of(ctx: DriverContext, op: str, e: Effect) -> tuple[TraceStep, ...]:
+    """The chain from the table's initializer to the effect, file:line each."""
+    entry = ctx.table.entry(op)
+    fn = ctx.function(op)
+    name = fn.name if fn is not None else (entry.function if entry and entry.function else op)
+    steps = []
+    if entry is not None:
+        steps.append(
+            TraceStep(name, ctx.table.path, entry.line, entry.column, f".{op} = {name} in {ctx.table.name}")
+        )
+    for s in e.trace:
+        note = f"{s.function} calls {s.callee}"
+        if s.conditions:
+            note += f" when {' && '.join(s.conditions)}"
+        steps.append(TraceStep(s.callee.split(" (")[0], s.path, s.line, s.column, note))
+    return tuple(steps)
+
+
+def chain_text(ctx: DriverContext, op: str, e: Effect) -> str:
+    fn = ctx.function(op)
+    names = [fn.name if fn else op, *(s.callee.split(" (")[0] for s in e.trace)]
+    return " -> ".join(names) + "()"

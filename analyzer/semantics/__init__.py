@@ -1,0 +1,1 @@
+"""The semantic core: values, path conditions, control-flow graphs, summaries, the contract."""
