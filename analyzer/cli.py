@@ -150,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="lowest severity of an introduced finding that makes the exit status 1",
     )
     _selection_options(g)
+    x = sub.add_parser("explain", help="print the summaries and path conditions behind a table's verdict")
+    x.add_argument("table", metavar="TABLE[.OP]", help="an ops table, optionally one op (vdpasim_config_ops.reset)")
+    x.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="the tree (default: .)")
     r = sub.add_parser("rules", help="list the rules with their text")
     r.add_argument("--format", choices=("text", "json"), default="text")
     r.add_argument("ids", nargs="*", metavar="ID", help="show only these rules")
@@ -243,6 +246,14 @@ def _gate(args: argparse.Namespace) -> int:
     return _exit_status((f for p in result.patches for f in p.introduced), args.fail_on)
 
 
+def _explain(args: argparse.Namespace) -> int:
+    from analyzer.explain import explain
+    from analyzer.rulebook import load_rules
+
+    sys.stdout.write(explain(args.paths, args.table, load_rules()))
+    return EXIT_CLEAN
+
+
 def _rules(args: argparse.Namespace) -> int:
     import json
 
@@ -300,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "rules":
             return _rules(args)
+        if args.command == "explain":
+            return _explain(args)
         return _gate(args) if args.command == "gate" else _check(args)
     except (InputError, RuleFileError, KnowledgeError, _Unusable) as err:
         sys.stderr.write(f"vdpa-lint: error: {err}\n")

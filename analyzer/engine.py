@@ -10,13 +10,13 @@ from analyzer.cache import FactsCache
 from analyzer.checks import CHECKS, binding_state, driver_effects
 from analyzer.driver import DriverContext, Issue
 from analyzer.facts import OpsTable
-from analyzer.findings import DriverReport, Finding, Result, TableRef
+from analyzer.findings import DriverReport, Finding, Result, TableRef, Unfollowed
 from analyzer.index import TreeIndex, driver_name
-from analyzer.model import replay
+from analyzer.model import replay, verdict
 from analyzer.rulebook import Rule
 from analyzer.semantics.kb import KnowledgeBase, load_knowledge
 from analyzer.semantics.program import TreeProgram
-from analyzer.source import InputError, scan
+from analyzer.source import InputError, SourceProblem, scan
 from analyzer.suppress import find_suppressions
 
 # VDPA000 runs last: the other checks record the definitions they could not find.
@@ -35,7 +35,31 @@ def _conditional_ops(table: OpsTable, index: TreeIndex) -> dict[str, str]:
     return out
 
 
-def _driver_report(ctx: DriverContext, index: TreeIndex) -> DriverReport:
+UNFOLLOWED_PATHS = (
+    ("reset", None),
+    ("compat_reset", 0),
+    ("compat_reset", "clean"),
+    ("set_group_asid", None),
+    ("reset_map", None),
+    ("set_map", None),
+    ("dma_map", None),
+)
+
+
+def _unfollowed(ctx: DriverContext) -> tuple[Unfollowed, ...]:
+    out: dict[tuple[str, int, str], Unfollowed] = {}
+    for op, flags in UNFOLLOWED_PATHS:
+        if ctx.table.entry(op) is None:
+            continue
+        value = ctx.api.clean_map if flags == "clean" else flags
+        for e in ctx.unfollowed(op, value if isinstance(value, int) else None):
+            callee = e.site.callee.split(" (")[0]
+            why = e.why if e.kind != "extern" else f"{e.why}() has no body in the scanned tree and is passed the device"
+            out.setdefault((e.site.path, e.site.line, callee), Unfollowed(op, e.site.path, e.site.line, callee, why))
+    return tuple(sorted(out.values(), key=lambda u: (u.path, u.line, u.callee)))
+
+
+def _driver_report(ctx: DriverContext, index: TreeIndex, findings: tuple[Finding, ...]) -> DriverReport:
     table = ctx.table
     effects = driver_effects(ctx)
     ops = {e.op: e.function for e in table.entries if e.function is not None}
@@ -44,16 +68,38 @@ def _driver_report(ctx: DriverContext, index: TreeIndex) -> DriverReport:
         fn = index.resolve(name, table.path).function
         if fn is not None:
             locations.append((op, fn.path, fn.line))
+    obligations = replay(effects)
+    severities = {f.severity for f in findings if f.rule_id != "VDPA000"}
+    if any(f.rule_id == "VDPA000" for f in findings):
+        severities.add("unknown")
     return DriverReport(
         driver_name(table.path),
         table,
         ops,
         tuple(sorted(ctx.conditional.items())),
         tuple(sorted(ctx.not_applicable.items())),
-        replay(effects),
+        obligations,
         tuple(locations),
         effects,
+        verdict(obligations, frozenset(severities)),
+        _unfollowed(ctx),
     )
+
+
+def _gaps_read(index: TreeIndex, read: set[str]) -> list[SourceProblem]:
+    """Lines tree-sitter could not parse outside any function, in files the analysis read: a
+    definition there would be missed (gaps inside an analysed function are VDPA000 findings)."""
+    out = []
+    for rel in sorted(read):
+        facts = index.facts(rel) if rel in index.parsed_paths() else None
+        if facts is None or not facts.gap_lines:
+            continue
+        spans = [(f.line, f.end_line) for f in facts.functions]
+        outside = [n for n in facts.gap_lines if not any(a <= n <= b for a, b in spans)]
+        if outside:
+            where = f"line {outside[0]}" if len(outside) == 1 else f"lines {outside[0]}-{outside[-1]}"
+            out.append(SourceProblem(rel, f"could not parse {where} (outside any function analysed)"))
+    return out
 
 
 def _source_lines(index: TreeIndex, findings: list[Finding]) -> dict[str, tuple[str, ...]]:
@@ -149,7 +195,8 @@ class Analysis:
                 for issue in issues:
                     f = _finding(self.rules[rule_id], issue, table)
                     findings.setdefault((f.rule_id, f.path, f.line, f.column, f.message), f)
-            done.append((_driver_report(ctx, index), tuple(findings.values())))
+            kept = tuple(findings.values())
+            done.append((_driver_report(ctx, index, kept), kept))
         if self.tree.api_header:
             index.touched.add(self.tree.api_header)
         touched, names = frozenset(index.touched), frozenset(index.names)
@@ -173,11 +220,13 @@ class Analysis:
         by_file: dict[str, list[OpsTable]] = {}
         for table in tables:
             by_file.setdefault(table.path, []).append(table)
+        read: set[str] = set()
         for n, group in enumerate(by_file.values(), 1):
             index.progress("analysing drivers", n, len(by_file))
             for tr in self._tables_of_file(group):
                 findings.extend(tr.findings)
                 drivers.append(tr.report)
+                read |= tr.touched
         if "VDPA000" in self.enabled and "VDPA000" in self.rules:
             for problem in unreadable:
                 message = f"{problem.message}; the file may hold a vDPA ops table and was not analysed"
@@ -186,7 +235,7 @@ class Analysis:
                 )
         ordered = sorted(findings, key=Finding.sort_key)
         drivers.sort(key=lambda d: (d.table.path, d.table.line))
-        errors = tuple(sorted(index.problems.values(), key=lambda p: p.path))
+        errors = tuple(sorted([*index.problems.values(), *_gaps_read(index, read)], key=lambda p: p.path))
         gaps = tuple(sorted((f.path, f.gap_lines) for f in index.parsed() if f.gap_lines))
         index.store_cache(write=store_cache)
         return Result(
@@ -211,8 +260,14 @@ def analyse(
     cache: FactsCache | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Result:
-    """Check every vDPA ops table under paths. Raises InputError for unusable paths."""
-    analysis = Analysis(paths, rules, enabled, kb, cache)
-    if progress is not None:
-        analysis.index.progress = progress
-    return analysis.run()
+    """Check every vDPA ops table under paths, each kernel tree against its own vdpa.h.
+    Raises InputError for unusable paths."""
+    from analyzer.roots import merge, split_roots
+
+    results = []
+    for group in split_roots(paths):
+        analysis = Analysis(group, rules, enabled, kb, cache)
+        if progress is not None:
+            analysis.index.progress = progress
+        results.append(analysis.run())
+    return results[0] if len(results) == 1 else merge(results)

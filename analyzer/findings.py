@@ -73,6 +73,16 @@ class Finding(NamedTuple):
         )
 
 
+class Unfollowed(NamedTuple):
+    """A call on an analysed path that the analysis could not follow (SPEC §2 VDPA000)."""
+
+    op: str
+    path: str
+    line: int
+    callee: str
+    why: str
+
+
 @dataclass(frozen=True)
 class DriverReport:
     driver: str
@@ -83,6 +93,8 @@ class DriverReport:
     obligations: tuple[Obligation, ...] = ()  # the reference model's replays (SPEC §5)
     op_locations: tuple[tuple[str, str, int], ...] = ()  # (op, path, line) of each op's function
     effects: DriverEffects | None = None  # what the model replayed
+    verdict: str = "compliant"  # the obligations and the table's findings, together (model.verdict)
+    unfollowed: tuple[Unfollowed, ...] = ()  # calls on analysed paths the analysis could not follow
 
 
 @dataclass(frozen=True)
@@ -99,3 +111,4 @@ class Result:
     suppressions: tuple[Suppression, ...] = ()  # inline suppression comments in the analysed files
     suppressed: tuple[tuple[Finding, str], ...] = ()  # findings accepted, and by what
     suppression_notes: tuple[tuple[str, int, str], ...] = ()  # unused or malformed suppressions
+    apis: tuple[VdpaApi, ...] = ()  # one per kernel tree when several were checked together

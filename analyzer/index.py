@@ -119,6 +119,7 @@ class TreeIndex:
         self._def_files: dict[str, list[str]] | None = None
         self._def_names: dict[str, set[str]] = {}  # the other way round, to update it
         self._members: dict[str, list[tuple[str, str, str]]] = {}  # file -> (struct, member type, member)
+        self._headers: dict[str, set[str]] | None = None
         self._api: VdpaApi | None = None
         # What one table's analysis read: the gate re-analyses a table only when one of
         # these files changes, or a changed file defines one of these names.
@@ -136,6 +137,7 @@ class TreeIndex:
             self.problems.setdefault(p.path, p)
         self._globals = {}
         self._macros = {}
+        self._headers = None
         for facts in self.parsed():
             self._register(facts)
         if self._def_files is not None:
@@ -200,6 +202,18 @@ class TreeIndex:
         """Driver code is walked into; kernel core (include/, kernel/, mm/, ...) is not:
         the knowledge base summarises the primitives a driver calls there."""
         return self.scan.api_header is None or rel.startswith("drivers/")
+
+    def headers_in(self, directory: str) -> list[str]:
+        """The .h files directly in a directory of the tree, in a stable order."""
+        if self._headers is None:
+            self._headers = {}
+            for rel in self.scan.tree_files + self.scan.files:
+                if rel.endswith(".h"):
+                    self._headers.setdefault(str(PurePosixPath(rel).parent), set()).add(rel)
+        return sorted(self._headers.get(directory, ()))
+
+    def parsed_paths(self) -> set[str]:
+        return {rel for rel, f in self._facts.items() if f is not None}
 
     def parsed(self) -> list[FileFacts]:
         return [f for f in self._facts.values() if f is not None]
@@ -279,6 +293,7 @@ class TreeIndex:
                 self.scan, tree_files=self.scan.tree_files + tuple(dict.fromkeys(extra))
             )
             self._def_files = None
+            self._headers = None
 
     def _bytes_anyway(self, rel: str) -> bytes | None:
         try:

@@ -19,7 +19,7 @@ LAYERS = [
     {"index"},
     {"semantics.summaries", "semantics.program", "semantics.contract"},
     {"model"},
-    {"findings", "rulebook", "driver", "checks", "engine", "gate", "suppress", "explain"},
+    {"findings", "rulebook", "driver", "checks", "engine", "roots", "gate", "suppress", "explain"},
     {"formats"},
     {"cli", "__main__", "progress"},
 ]

@@ -11,7 +11,7 @@ from typing import Any
 
 from analyzer import __version__
 from analyzer.findings import DriverReport, Finding, Result, TraceStep
-from analyzer.model import OBLIGATION_TITLES, verdict
+from analyzer.model import OBLIGATION_TITLES
 from analyzer.rulebook import Rule
 
 SNIPPET_CONTEXT = 2  # lines shown above and below a flagged line
@@ -69,7 +69,7 @@ def _driver(result: Result, d: DriverReport, findings: list[Finding]) -> dict[st
     return {
         "d": d,
         "anchor": f"driver-{d.table.name}",
-        "verdict": verdict(d.obligations),
+        "verdict": d.verdict,
         "ops": ops,
         "effects": _effects(d),
         "findings": [_finding(result, f) for f in findings],

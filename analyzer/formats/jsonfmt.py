@@ -7,7 +7,6 @@ from typing import Any
 
 from analyzer import __version__
 from analyzer.findings import Finding, Result
-from analyzer.model import verdict
 from analyzer.rulebook import Rule
 
 
@@ -43,6 +42,10 @@ def result_dict(result: Result) -> dict[str, Any]:
             "ops": sorted(result.api.ops),
             "description": result.api.describe(),
         },
+        "apis": [
+            {"header": a.header, "ops": sorted(a.ops), "description": a.describe()}
+            for a in (result.apis or (result.api,))
+        ],
         "drivers": [
             {
                 "driver": d.driver,
@@ -54,7 +57,8 @@ def result_dict(result: Result) -> dict[str, Any]:
                 "conditional_ops": dict(d.conditional_ops),
                 "not_applicable": dict(d.not_applicable),
                 "op_locations": {op: {"path": p, "line": n} for op, p, n in d.op_locations},
-                "verdict": verdict(d.obligations),
+                "verdict": d.verdict,
+                "unfollowed": [u._asdict() for u in d.unfollowed],
                 "obligations": [
                     {
                         "key": o.key,

@@ -56,6 +56,7 @@ class TextFormatter:
         )
         lines.append(
             f"{summary} in {drivers} driver{'s' if drivers != 1 else ''} "
-            f"({tables} ops table{'s' if tables != 1 else ''}); API: {result.api.describe()}"
+            f"({tables} ops table{'s' if tables != 1 else ''}); "
+            + "; ".join(f"API: {api.describe()}" for api in (result.apis or (result.api,)))
         )
         return "\n".join(lines) + "\n"

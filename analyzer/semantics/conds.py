@@ -106,7 +106,7 @@ def literals(v: Value, holds: bool = True) -> frozenset[Lit]:
     if kind == "bin" and v[1] == "||" and not holds:
         return literals(v[2], False) | literals(v[3], False)
     if kind == "bin" and v[1] in ("&&", "||"):
-        return frozenset()
+        return frozenset({(v, holds)})  # shown whole: "(flags & 1) || d->force"
     if kind == "bin" and v[1] == "!=" and v[3] == V.ZERO:
         return literals(v[2], holds)
     if kind == "bin" and v[1] == "==" and v[3] == V.ZERO:

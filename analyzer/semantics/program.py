@@ -60,8 +60,11 @@ class TreeProgram:
         if key not in self._constants:
             out = dict(self.kb.constants)
             out.update(self.index.api.constants)
-            for facts in self.index.parsed():
-                if facts.path.endswith(".h") and str(PurePosixPath(facts.path).parent) == directory:
+            # Every header beside the file, parsed or not yet: what is visible must not depend
+            # on which files earlier analyses happened to read.
+            for rel in self.index.headers_in(directory):
+                facts = self.index.facts(rel)
+                if facts is not None:
                     out.update(facts.defines)
             own = self.index.facts(fn.path)
             if own is not None:

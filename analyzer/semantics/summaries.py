@@ -166,9 +166,8 @@ class Summaries:
     """Bottom-up summaries over one tree, memoised once final."""
 
     def __init__(self, program: Program, writes: frozenset[str] | None = None) -> None:
-        """writes: the members whose writes to keep (None: every member). The reset paths only
-        need the ones .set_group_asid binds (VDPA008); a write whose value depends on a
-        parameter is always kept."""
+        """writes: the members whose writes to keep (None: every member, as .set_group_asid's
+        binding state needs). The other paths only need the members it binds (VDPA008)."""
         self.program = program
         self.writes = writes
         self.done: dict[tuple[str, str, int], Summary] = {}
@@ -471,7 +470,7 @@ class _Pass:
             obj = self.resolve(target, env, results)
             stored = self.resolve(value, env, results)
             keep = self.owner.writes
-            if keep is not None and not V.mentions_param(stored):
+            if keep is not None:
                 ch = V.chain(obj)
                 if not ch or ch[-1] not in keep:
                     return
@@ -598,7 +597,7 @@ class _Pass:
         for e in summary.effects:
             if e.kind == "write" and keep is not None:
                 ch = V.chain(e.obj)
-                if (not ch or ch[-1] not in keep) and not V.mentions_param(e.value):
+                if not ch or ch[-1] not in keep:
                     continue
             c = C.and_(here, C.substitute(e.cond, args))
             if not c:

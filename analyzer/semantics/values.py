@@ -161,6 +161,20 @@ def possible_ones(v: Value) -> int | None:
     return None
 
 
+def known_ones(v: Value) -> int:
+    """Bits certainly set in v: `flags | F` always carries F."""
+    kind = v[0]
+    if kind == "int":
+        return int(v[1]) & MASK64
+    if kind == "bin":
+        op = v[1]
+        if op == "|":
+            return known_ones(v[2]) | known_ones(v[3])
+        if op == "&":
+            return known_ones(v[2]) & known_ones(v[3])
+    return 0
+
+
 _ARITH: dict[str, Callable[[int, int], int | None]] = {
     "+": lambda a, b: a + b,
     "-": lambda a, b: a - b,
@@ -220,6 +234,13 @@ def fold(v: Value, truth_of_cond: Callable[[Any], bool | None] | None = None) ->
         return a if a == b and stable(a) else ("cond", c, a, b)
     if kind == "bin":
         return _fold_binary(v[1], fold(v[2], truth_of_cond), fold(v[3], truth_of_cond), truth_of_cond)
+    if kind == "mem":
+        base = fold(v[1], truth_of_cond)
+        if base[0] == "mem" and base[2] == v[2]:
+            # Widening: `x->parent->parent` is taken as `x->parent`. Member chains only matter
+            # by their end (may_alias), and recursion down a linked structure then settles.
+            return base
+        return ("mem", base, v[2])
     out: list[Any] = [kind]
     for part in v[1:]:
         out.append(fold(part, truth_of_cond) if isinstance(part, tuple) else part)
@@ -245,10 +266,17 @@ def _fold_binary(op: str, a: Value, b: Value, toc: Callable[[Any], bool | None] 
         fn = _ARITH.get(op)
         r = fn(a[1], b[1]) if fn else None
         return const(r) if r is not None else ("bin", op, a, b)
+    if op in ("|", "&", "^") and b[0] == "int" and a[0] == "bin" and a[1] == op and a[3][0] == "int":
+        fn = _ARITH[op]
+        merged = fn(a[3][1], b[1])
+        assert merged is not None
+        return _fold_binary(op, a[2], const(merged), toc)  # (x | 1) | 1 == x | 1
     if op == "&":
         pa, pb = possible_ones(a), possible_ones(b)
         if (pa is not None and pb is not None and pa & pb == 0) or a == ZERO or b == ZERO:
             return ZERO
+        if b[0] == "int" and b[1] >= 0 and known_ones(a) & b[1] == b[1]:
+            return b  # (flags | F) & F == F
     if op in ("==", "!=") and a == b and stable(a):
         return const(int(op == "=="))
     if op in ("==", "!=") and (a[0] == "int" or b[0] == "int"):
