@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
-from conftest import FIXTURES, check_json, run_cli
+from conftest import FIXTURES, REPO, check_json, run_cli, run_process
 
 DEMO = FIXTURES / "demo-kernel"
 
@@ -150,8 +153,22 @@ def test_output_is_deterministic_and_written_atomically(tmp_path: Path) -> None:
     _one_line_error(run_cli("check", "-o", str(tmp_path / "no" / "r.json"), str(DEMO)), "does not exist")
 
 
-def test_console_script_and_module_are_one_program() -> None:
-    assert run_cli("--version").stdout.startswith("vdpa-lint ")
+# -- smoke tests: the real program in its own process (the rest run in-process) --------------
+
+
+def test_module_is_the_program() -> None:
+    proc = run_process("check", str(DEMO))
+    assert proc.returncode == 1, proc.stderr
+    assert "drivers/vdpa/legacy_vdpa/legacy_mr.c:7:2: error: .reset (legacy_reset) clears" in proc.stdout
+    assert run_process("--version").stdout.startswith("vdpa-lint ")
+
+
+def test_console_script_is_the_program() -> None:
+    script = Path(sys.executable).parent / "vdpa-lint"
+    exe = str(script) if script.exists() else shutil.which("vdpa-lint")
+    assert exe, "the vdpa-lint console script is not installed"
+    proc = subprocess.run([exe, "rules"], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("VDPA000 analysis-incomplete [error]")
 
 
 # -- bad input ---------------------------------------------------------------------------
