@@ -5,16 +5,17 @@ above --fail-on, 2 the run could not be done."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from analyzer import __version__
 from analyzer.formats import FORMATS, GATE_FORMATS
+from analyzer.output import OutputError, write_output
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from analyzer.suppress import BaselineEntry
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
+EXIT_CLOSED_PIPE = 128 + 13  # what the shell reports for git or grep ended by SIGPIPE
 FAIL_ON = ("error", "warning", "note", "never")
 
 
@@ -61,6 +63,8 @@ def _setup(args: argparse.Namespace) -> tuple[dict[str, Rule], set[str], list[Ba
 
     rules = load_rules()
     enabled = resolve_rule_ids(rules, args.select) if args.select else set(rules)
+    if args.select and not enabled:  # `--select ""` would silently disable every rule
+        raise _Unusable("--select needs at least one rule id or name (see 'vdpa-lint rules')")
     enabled -= resolve_rule_ids(rules, args.ignore)
     if getattr(args, "output", None):
         out_dir = Path(args.output).parent
@@ -72,7 +76,7 @@ def _setup(args: argparse.Namespace) -> tuple[dict[str, Rule], set[str], list[Ba
 
 def _emit(args: argparse.Namespace, text: str) -> None:
     if args.output:
-        write_atomically(args.output, text)
+        write_output(args.output, text)
     else:
         sys.stdout.write(text)
 
@@ -87,11 +91,18 @@ def _exit_status(findings: Iterable[Finding], fail_on: str) -> int:
 
 
 def _cache(args: argparse.Namespace) -> FactsCache | None:
-    from analyzer.cache import FactsCache, default_dir
+    from analyzer.cache import FactsCache, default_dir, unusable_cache_dir
 
     if args.no_cache:
         return None
-    return FactsCache(Path(args.cache_dir) if args.cache_dir else default_dir())
+    directory = Path(args.cache_dir) if args.cache_dir else default_dir()
+    problem = unusable_cache_dir(directory)
+    if problem:
+        sys.stderr.write(
+            f"vdpa-lint: warning: facts cache {directory}: {problem}; running without the cache\n"
+        )
+        return None
+    return FactsCache(directory)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,22 +167,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def write_atomically(path: str, data: str) -> None:
-    """Write data to path through a temporary file and a rename: never half a report."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; a report is an ordinary file
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _check(args: argparse.Namespace) -> int:
     from analyzer.engine import analyse
     from analyzer.formats import formatter
@@ -191,7 +186,7 @@ def _check(args: argparse.Namespace) -> int:
         result, findings=filtered.kept, suppressed=filtered.suppressed, suppression_notes=filtered.notes
     )
     if args.write_baseline:
-        write_atomically(args.write_baseline, baseline_text(result.findings, args.reason))
+        write_output(args.write_baseline, baseline_text(result.findings, args.reason))
     if not result.drivers and not result.findings:
         raise _Unusable(
             f"no vDPA parent driver (struct vdpa_config_ops table) found under {' '.join(args.paths)}"
@@ -291,17 +286,42 @@ class _Unusable(Exception):
     pass
 
 
+def _flushed(status: int) -> int:
+    sys.stdout.flush()  # here, where a closed pipe can still be told apart from other errors
+    return status
+
+
+def _closed_pipe() -> int:
+    """The reader went away (`vdpa-lint rules | head -1`): stop quietly, as git and grep do."""
+    with contextlib.suppress(OSError, ValueError):  # the last flush at exit must not hit the pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return EXIT_CLOSED_PIPE
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _closed_pipe()
+
+
 def main(argv: list[str] | None = None) -> int:
     from analyzer.knowledge import KnowledgeError
     from analyzer.rulebook import RuleFileError
     from analyzer.source import InputError
 
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit:
+        _flush_stdout()  # --help or --version into a closed pipe
+        raise
     try:
         if args.command == "rules":
-            return _rules(args)
-        return _gate(args) if args.command == "gate" else _check(args)
-    except (InputError, RuleFileError, KnowledgeError, _Unusable) as err:
+            return _flushed(_rules(args))
+        return _flushed(_gate(args) if args.command == "gate" else _check(args))
+    except BrokenPipeError:
+        return _closed_pipe()
+    except (InputError, RuleFileError, KnowledgeError, _Unusable, OutputError) as err:
         sys.stderr.write(f"vdpa-lint: error: {err}\n")
     except OSError as err:
         sys.stderr.write(f"vdpa-lint: error: {err.filename or ''}: {err.strerror or err}\n")

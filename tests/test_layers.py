@@ -17,7 +17,7 @@ LAYERS = [
     {"model"},
     {"findings", "rulebook", "checks", "engine", "gate", "suppress"},
     {"formats"},
-    {"cli", "__main__", "progress"},
+    {"cli", "__main__", "progress", "output"},
 ]
 
 
