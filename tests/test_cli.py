@@ -43,22 +43,34 @@ def test_text_output_is_gcc_style_with_the_trace() -> None:
     i = next(n for n, line in enumerate(out) if line.startswith(head))
     assert out[i].endswith("[VDPA001 reset-clears-map]")
     assert (
-        out[i + 1]
-        == "  drivers/vdpa/legacy_vdpa/legacy_main.c:9:12: note: .reset = legacy_reset in legacy_ops"
+        out[i + 1] == "drivers/vdpa/legacy_vdpa/legacy_main.c:9:12: note: .reset = legacy_reset in legacy_ops"
     )
     assert (
         out[i + 2]
-        == "  drivers/vdpa/legacy_vdpa/legacy_main.c:14:2: note: legacy_reset calls legacy_teardown_mr"
+        == "drivers/vdpa/legacy_vdpa/legacy_main.c:14:2: note: legacy_reset calls legacy_teardown_mr"
     )
     assert out[i + 3] == (
-        "  drivers/vdpa/legacy_vdpa/legacy_mr.c:14:2: note: legacy_teardown_mr calls "
+        "drivers/vdpa/legacy_vdpa/legacy_mr.c:14:2: note: legacy_teardown_mr calls "
         "legacy_prune when ld->mr_ready"
     )
     assert (
         out[i + 4]
-        == "  drivers/vdpa/legacy_vdpa/legacy_mr.c:7:2: note: legacy_prune calls vhost_iotlb_del_range"
+        == "drivers/vdpa/legacy_vdpa/legacy_mr.c:7:2: note: legacy_prune calls vhost_iotlb_del_range"
     )
     assert re.match(r"^\d+ errors?, \d+ warnings?, \d+ notes? in 2 drivers \(2 ops tables\)", out[-1])
+
+
+def test_every_located_line_starts_with_its_path() -> None:
+    """What Emacs' compilation-mode (gnu) and Vim's default errorformat parse: the file name from
+    column 0, never leading blanks (they would become part of the name)."""
+    located = re.compile(r"^(\S[^:]*):(\d+):(\d+): (error|warning|note): ")
+    for tree in (DEMO, FIXTURES / "reset-guards", FIXTURES / "table-rules"):
+        out = run_cli("check", "--fail-on", "never", str(tree)).stdout.splitlines()
+        notes = [line for line in out if re.search(r":\d+:\d+: note: ", line)]
+        assert notes, tree
+        for line in out:
+            if re.search(r":\d+:\d+: ", line):
+                assert located.match(line), line
 
 
 def test_json_has_the_spec_fields() -> None:
