@@ -259,7 +259,7 @@ def _rules(args: argparse.Namespace) -> int:
                         "summary": r.summary,
                         "rationale": r.rationale,
                         "fix": r.fix,
-                        "seeds": list(r.seeds),
+                        "commits": list(r.commits),
                         "references": list(r.references),
                         "aliases": list(r.aliases),
                     }

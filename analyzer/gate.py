@@ -58,7 +58,7 @@ class GateResult(NamedTuple):
 
 def _old_userspace_clears(d: DriverReport) -> bool:
     """What userspace without IOTLB_PERSIST gets on reset: .compat_reset(CLEAN_MAP) where it
-    exists, else .reset (seed 004). Only a definite clearing counts."""
+    exists, else .reset (Linux commit bc91df5c70ac). Only a definite clearing counts."""
     e = d.effects
     if e is None:
         return False
