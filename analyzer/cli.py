@@ -28,6 +28,13 @@ if TYPE_CHECKING:
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
 EXIT_CLOSED_PIPE = 128 + 13  # what the shell reports for git or grep ended by SIGPIPE
 FAIL_ON = ("error", "warning", "note", "never")
+GATE_DESCRIPTION = (
+    "Judge each patch of a series by the findings it introduces and fixes. Exit status: 0 no "
+    "patch introduces a finding at or above --fail-on; 1 one does; 2 the run could not be done: "
+    "bad arguments, or a patch that does not apply (the verdicts of the patches before it are "
+    "printed first, then where it fails). Messages without a diff (a cover letter, a reply) are "
+    "skipped and said so."
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -137,13 +144,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _selection_options(h)
     h.set_defaults(format="html", color="never", write_baseline=None, reason=None)
-    g = sub.add_parser("gate", help="judge each patch of a series: what it introduces and fixes")
+    g = sub.add_parser(
+        "gate",
+        help="judge each patch of a series: what it introduces and fixes",
+        description=GATE_DESCRIPTION,
+    )
     where = g.add_mutually_exclusive_group(required=True)
     where.add_argument("--repo", metavar="DIR", help="a git repository: judge the commits base..head")
     where.add_argument("--tree", metavar="DIR", help="a tree to apply SERIES to (on a temporary copy)")
     g.add_argument("--base", metavar="REV", help="with --repo: the base revision")
     g.add_argument("--head", metavar="REV", default="HEAD", help="with --repo: the head (default HEAD)")
-    g.add_argument("series", nargs="*", metavar="SERIES", help="with --tree: patch files or one mbox")
+    g.add_argument(
+        "series",
+        nargs="*",
+        metavar="SERIES",
+        help="with --tree: patch files or an mbox ('-' or /dev/stdin: read it from standard input)",
+    )
     g.add_argument(
         "--path",
         action="append",
@@ -152,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="analyse only this part of the tree (repeatable; default: all of it)",
     )
     g.add_argument("--head-only", action="store_true", help="judge only the final state against the base")
+    g.add_argument(
+        "-v", "--verbose", action="store_true", help="also say how many table analyses were reused"
+    )
     g.add_argument("--format", choices=GATE_FORMATS, default="text")
     g.add_argument("-o", "--output", metavar="FILE")
     g.add_argument(
@@ -203,6 +222,7 @@ def _check(args: argparse.Namespace) -> int:
 def _gate(args: argparse.Namespace) -> int:
     from analyzer.formats.gatefmt import FORMATTERS
     from analyzer.gate import gate_repo, gate_tree
+    from analyzer.series import read_inputs
 
     rules, enabled, baseline = _setup(args)
     if args.repo:
@@ -226,7 +246,7 @@ def _gate(args: argparse.Namespace) -> int:
             raise _Unusable("gate --tree needs patch files or an mbox")
         result = gate_tree(
             Path(args.tree),
-            [Path(s) for s in args.series],
+            read_inputs(args.series, sys.stdin.buffer),
             rules,
             enabled,
             args.path,
@@ -235,6 +255,13 @@ def _gate(args: argparse.Namespace) -> int:
             _cache(args),
         )
     _emit(args, FORMATTERS[args.format](result, rules))
+    if args.verbose:
+        sys.stderr.write(
+            f"vdpa-lint: {result.tables_analysed} table analyses, {result.tables_reused} reused\n"
+        )
+    if result.not_applied:  # the verdicts so far are out; the series could not be judged whole
+        n = result.not_applied
+        raise _Unusable(f"patch {n.number}/{n.total} ({n.source}) does not apply: {n.message}")
     return _exit_status((f for p in result.patches for f in p.introduced), args.fail_on)
 
 

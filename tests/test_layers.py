@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "analyzer"
 
 # Lowest first (STYLE.md): source access and C parsing; facts; walking; rules; output; CLI.
 LAYERS = [
-    {"source", "cmask", "cexpr", "cparse", "gitrepo"},
+    {"source", "cmask", "cexpr", "cparse", "gitrepo", "series"},
     {"facts", "extract", "bodies", "api", "knowledge", "cache"},
     {"index", "effects"},
     {"model"},
