@@ -115,3 +115,17 @@ class FactsCache:
             os.replace(tmp, path)
         except OSError:
             return  # a cache that cannot be written is only slower
+
+
+def unusable_cache_dir(directory: Path) -> str | None:
+    """Why the cache cannot live in directory (a file there, no permission), or None."""
+    if directory.exists() and not directory.is_dir():
+        return "not a directory"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        return (err.strerror or str(err)).lower()
+    return None

@@ -5,16 +5,17 @@ above --fail-on, 2 the run could not be done."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from analyzer import __version__
 from analyzer.formats import FORMATS, GATE_FORMATS
+from analyzer.output import OutputError, write_output
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -25,7 +26,15 @@ if TYPE_CHECKING:
     from analyzer.suppress import BaselineEntry
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
+EXIT_CLOSED_PIPE = 128 + 13  # what the shell reports for git or grep ended by SIGPIPE
 FAIL_ON = ("error", "warning", "note", "never")
+GATE_DESCRIPTION = (
+    "Judge each patch of a series by the findings it introduces and fixes. Exit status: 0 no "
+    "patch introduces a finding at or above --fail-on; 1 one does; 2 the run could not be done: "
+    "bad arguments, or a patch that does not apply (the verdicts of the patches before it are "
+    "printed first, then where it fails). Messages without a diff (a cover letter, a reply) are "
+    "skipped and said so."
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -61,6 +70,8 @@ def _setup(args: argparse.Namespace) -> tuple[dict[str, Rule], set[str], list[Ba
 
     rules = load_rules()
     enabled = resolve_rule_ids(rules, args.select) if args.select else set(rules)
+    if args.select and not enabled:  # `--select ""` would silently disable every rule
+        raise _Unusable("--select needs at least one rule id or name (see 'vdpa-lint rules')")
     enabled -= resolve_rule_ids(rules, args.ignore)
     if getattr(args, "output", None):
         out_dir = Path(args.output).parent
@@ -72,7 +83,7 @@ def _setup(args: argparse.Namespace) -> tuple[dict[str, Rule], set[str], list[Ba
 
 def _emit(args: argparse.Namespace, text: str) -> None:
     if args.output:
-        write_atomically(args.output, text)
+        write_output(args.output, text)
     else:
         sys.stdout.write(text)
 
@@ -87,11 +98,18 @@ def _exit_status(findings: Iterable[Finding], fail_on: str) -> int:
 
 
 def _cache(args: argparse.Namespace) -> FactsCache | None:
-    from analyzer.cache import FactsCache, default_dir
+    from analyzer.cache import FactsCache, default_dir, unusable_cache_dir
 
     if args.no_cache:
         return None
-    return FactsCache(Path(args.cache_dir) if args.cache_dir else default_dir())
+    directory = Path(args.cache_dir) if args.cache_dir else default_dir()
+    problem = unusable_cache_dir(directory)
+    if problem:
+        sys.stderr.write(
+            f"vdpa-lint: warning: facts cache {directory}: {problem}; running without the cache\n"
+        )
+        return None
+    return FactsCache(directory)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,13 +144,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _selection_options(h)
     h.set_defaults(format="html", color="never", write_baseline=None, reason=None)
-    g = sub.add_parser("gate", help="judge each patch of a series: what it introduces and fixes")
+    g = sub.add_parser(
+        "gate",
+        help="judge each patch of a series: what it introduces and fixes",
+        description=GATE_DESCRIPTION,
+    )
     where = g.add_mutually_exclusive_group(required=True)
     where.add_argument("--repo", metavar="DIR", help="a git repository: judge the commits base..head")
     where.add_argument("--tree", metavar="DIR", help="a tree to apply SERIES to (on a temporary copy)")
     g.add_argument("--base", metavar="REV", help="with --repo: the base revision")
     g.add_argument("--head", metavar="REV", default="HEAD", help="with --repo: the head (default HEAD)")
-    g.add_argument("series", nargs="*", metavar="SERIES", help="with --tree: patch files or one mbox")
+    g.add_argument(
+        "series",
+        nargs="*",
+        metavar="SERIES",
+        help="with --tree: patch files or an mbox ('-' or /dev/stdin: read it from standard input)",
+    )
     g.add_argument(
         "--path",
         action="append",
@@ -141,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="analyse only this part of the tree (repeatable; default: all of it)",
     )
     g.add_argument("--head-only", action="store_true", help="judge only the final state against the base")
+    g.add_argument(
+        "-v", "--verbose", action="store_true", help="also say how many table analyses were reused"
+    )
     g.add_argument("--format", choices=GATE_FORMATS, default="text")
     g.add_argument("-o", "--output", metavar="FILE")
     g.add_argument(
@@ -151,28 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _selection_options(g)
     x = sub.add_parser("explain", help="print the summaries and path conditions behind a table's verdict")
-    x.add_argument("table", metavar="TABLE[.OP]", help="an ops table, optionally one op (vdpasim_config_ops.reset)")
+    x.add_argument(
+        "table", metavar="TABLE[.OP]", help="an ops table, optionally one op (vdpasim_config_ops.reset)"
+    )
     x.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="the tree (default: .)")
     r = sub.add_parser("rules", help="list the rules with their text")
     r.add_argument("--format", choices=("text", "json"), default="text")
     r.add_argument("ids", nargs="*", metavar="ID", help="show only these rules")
     return p
-
-
-def write_atomically(path: str, data: str) -> None:
-    """Write data to path through a temporary file and a rename: never half a report."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; a report is an ordinary file
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -194,7 +210,7 @@ def _check(args: argparse.Namespace) -> int:
         result, findings=filtered.kept, suppressed=filtered.suppressed, suppression_notes=filtered.notes
     )
     if args.write_baseline:
-        write_atomically(args.write_baseline, baseline_text(result.findings, args.reason))
+        write_output(args.write_baseline, baseline_text(result.findings, args.reason))
     if not result.drivers and not result.findings:
         raise _Unusable(
             f"no vDPA parent driver (struct vdpa_config_ops table) found under {' '.join(args.paths)}"
@@ -211,6 +227,7 @@ def _check(args: argparse.Namespace) -> int:
 def _gate(args: argparse.Namespace) -> int:
     from analyzer.formats.gatefmt import FORMATTERS
     from analyzer.gate import gate_repo, gate_tree
+    from analyzer.series import read_inputs
 
     rules, enabled, baseline = _setup(args)
     if args.repo:
@@ -234,7 +251,7 @@ def _gate(args: argparse.Namespace) -> int:
             raise _Unusable("gate --tree needs patch files or an mbox")
         result = gate_tree(
             Path(args.tree),
-            [Path(s) for s in args.series],
+            read_inputs(args.series, sys.stdin.buffer),
             rules,
             enabled,
             args.path,
@@ -243,6 +260,13 @@ def _gate(args: argparse.Namespace) -> int:
             _cache(args),
         )
     _emit(args, FORMATTERS[args.format](result, rules))
+    if args.verbose:
+        sys.stderr.write(
+            f"vdpa-lint: {result.tables_analysed} table analyses, {result.tables_reused} reused\n"
+        )
+    if result.not_applied:  # the verdicts so far are out; the series could not be judged whole
+        n = result.not_applied
+        raise _Unusable(f"patch {n.number}/{n.total} ({n.source}) does not apply: {n.message}")
     return _exit_status((f for p in result.patches for f in p.introduced), args.fail_on)
 
 
@@ -275,7 +299,7 @@ def _rules(args: argparse.Namespace) -> int:
                         "summary": r.summary,
                         "rationale": r.rationale,
                         "fix": r.fix,
-                        "seeds": list(r.seeds),
+                        "commits": list(r.commits),
                         "references": list(r.references),
                         "aliases": list(r.aliases),
                     }
@@ -302,19 +326,44 @@ class _Unusable(Exception):
     pass
 
 
+def _flushed(status: int) -> int:
+    sys.stdout.flush()  # here, where a closed pipe can still be told apart from other errors
+    return status
+
+
+def _closed_pipe() -> int:
+    """The reader went away (`vdpa-lint rules | head -1`): stop quietly, as git and grep do."""
+    with contextlib.suppress(OSError, ValueError):  # the last flush at exit must not hit the pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return EXIT_CLOSED_PIPE
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _closed_pipe()
+
+
 def main(argv: list[str] | None = None) -> int:
     from analyzer.rulebook import RuleFileError
     from analyzer.semantics.kb import KnowledgeError
     from analyzer.source import InputError
 
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit:
+        _flush_stdout()  # --help or --version into a closed pipe
+        raise
     try:
         if args.command == "rules":
-            return _rules(args)
+            return _flushed(_rules(args))
         if args.command == "explain":
-            return _explain(args)
-        return _gate(args) if args.command == "gate" else _check(args)
-    except (InputError, RuleFileError, KnowledgeError, _Unusable) as err:
+            return _flushed(_explain(args))
+        return _flushed(_gate(args) if args.command == "gate" else _check(args))
+    except BrokenPipeError:
+        return _closed_pipe()
+    except (InputError, RuleFileError, KnowledgeError, _Unusable, OutputError) as err:
         sys.stderr.write(f"vdpa-lint: error: {err}\n")
     except OSError as err:
         sys.stderr.write(f"vdpa-lint: error: {err.filename or ''}: {err.strerror or err}\n")

@@ -54,8 +54,14 @@ def _unfollowed(ctx: DriverContext) -> tuple[Unfollowed, ...]:
         value = ctx.api.clean_map if flags == "clean" else flags
         for e in ctx.unfollowed(op, value if isinstance(value, int) else None):
             callee = e.site.callee.split(" (")[0]
-            why = e.why if e.kind != "extern" else f"{e.why}() has no body in the scanned tree and is passed the device"
-            out.setdefault((e.site.path, e.site.line, callee), Unfollowed(op, e.site.path, e.site.line, callee, why))
+            why = (
+                e.why
+                if e.kind != "extern"
+                else f"{e.why}() has no body in the scanned tree and is passed the device"
+            )
+            out.setdefault(
+                (e.site.path, e.site.line, callee), Unfollowed(op, e.site.path, e.site.line, callee, why)
+            )
     return tuple(sorted(out.values(), key=lambda u: (u.path, u.line, u.callee)))
 
 

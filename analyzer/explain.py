@@ -91,11 +91,15 @@ def explain(paths: list[str], spec: str, rules: dict[str, Rule]) -> str:
             if w is K.ANY_IOTLB:
                 out.append("    any IOTLB, any range (an op's body is not in the tree or not followed)")
             else:
-                out.append(f"    {V.show(w.obj, {0: 'vdev'})} [{V.show(w.lo, {0: 'vdev'})}, {V.show(w.hi, {0: 'vdev'})}]")
+                out.append(
+                    f"    {V.show(w.obj, {0: 'vdev'})} [{V.show(w.lo, {0: 'vdev'})}, {V.show(w.hi, {0: 'vdev'})}]"
+                )
         for op in OPS:
             if only and op != only:
                 continue
-            flag_values: tuple[int | None, ...] = (0, index.api.clean_map) if op == "compat_reset" else (None,)
+            flag_values: tuple[int | None, ...] = (
+                (0, index.api.clean_map) if op == "compat_reset" else (None,)
+            )
             for flags in flag_values:
                 out.extend(_op(ctx, op, flags))
     return "\n".join(out) + "\n"

@@ -19,16 +19,18 @@ from analyzer.extract import OPS_STRUCT
 from analyzer.findings import SEVERITY_RANK, DriverReport, Finding, Result, TableRef, TraceStep
 from analyzer.gitrepo import (
     Checkout,
+    PatchDoesNotApply,
     apply_patch,
     files_naming,
+    git,
     patched_paths,
     range_paths,
     resolve_range,
-    split_series,
     tree_copy,
 )
 from analyzer.index import files_mentioning
 from analyzer.rulebook import Rule
+from analyzer.series import SeriesPatch, numbered, split_series
 from analyzer.source import API_HEADER, SUBSYSTEM_DIRS, InputError, walk_sources
 from analyzer.suppress import BaselineEntry, apply
 
@@ -45,6 +47,29 @@ class PatchVerdict(NamedTuple):
     verdict: str
 
 
+class Skipped(NamedTuple):
+    """A message of the series that is not a patch to apply (a cover letter, a reply)."""
+
+    number: int | None
+    total: int | None
+    subject: str
+    source: str
+    why: str
+
+
+class NotApplied(NamedTuple):
+    """The patch the run stopped at, and where git says it fails."""
+
+    number: int
+    total: int
+    subject: str
+    source: str
+    path: str
+    line: int | None
+    hunk: int | None
+    message: str  # "drivers/x.c:12: hunk #2 does not apply"
+
+
 class GateResult(NamedTuple):
     base: str
     base_findings: tuple[Finding, ...]  # already there: listed, not judged
@@ -54,6 +79,19 @@ class GateResult(NamedTuple):
     head_only: bool
     tables_analysed: int
     tables_reused: int
+    base_label: str = ""  # the base as the user gave it: "--tree DIR" or "REV (abbreviated sha)"
+    root: str = ""  # the user's tree or repository: where head-state paths are
+    skipped: tuple[Skipped, ...] = ()
+    not_applied: NotApplied | None = None  # the series stopped here (exit 2)
+    at_head: tuple[tuple[Finding, PatchVerdict], ...] = ()  # new at head, with the patch adding it
+
+
+class _Step(NamedTuple):
+    number: int
+    total: int
+    subject: str
+    source: str
+    advance: Callable[[], set[str]]  # moves to this state; returns the paths it changed
 
 
 def _old_userspace_clears(d: DriverReport) -> bool | None:
@@ -151,41 +189,53 @@ class _Series:
         return result, {f.fingerprint(): f for f in kept}
 
 
-def _judge(
-    states: list[tuple[str, str, Callable[[], set[str]]]],
-    series: _Series,
-    head_only: bool,
-    base_label: str,
-) -> GateResult:
-    """states: (subject, source, apply) for each patch, in order; apply returns changed paths."""
+def _judge(steps: list[_Step], series: _Series, head_only: bool, base: str) -> GateResult:
     base_result, base_found = series.state(None)
     prev = base_found
     verdicts: list[PatchVerdict] = []
     head: Result = base_result
-    total = len(states)
-    for k, (subject, source, advance) in enumerate(states, 1):
-        head, found = series.state(advance(), last=k == total)
-        if not head_only:
-            introduced, fixed = _diff(prev, found)
-            verdicts.append(PatchVerdict(k, total, subject, source, introduced, fixed, _verdict(introduced)))
+    added_by: dict[str, PatchVerdict] = {}  # fingerprint -> the patch that last introduced it
+    failed: NotApplied | None = None
+    for i, step in enumerate(steps):
+        try:
+            changed = step.advance()
+        except PatchDoesNotApply as err:
+            failed = NotApplied(*step[:4], err.path, err.line, err.hunk, str(err))
+            break
+        head, found = series.state(changed, last=i == len(steps) - 1)
+        introduced, fixed = _diff(prev, found)
+        verdict = PatchVerdict(*step[:4], introduced, fixed, _verdict(introduced))
+        verdicts.append(verdict)
+        added_by |= {f.fingerprint(): verdict for f in introduced}
         prev = found
-    if head_only and states:
+    if head_only and verdicts:
         introduced, fixed = _diff(base_found, prev)
-        verdicts.append(
-            PatchVerdict(
-                total, total, "the series as a whole", states[-1][1], introduced, fixed, _verdict(introduced)
-            )
+        last = verdicts[-1]
+        whole = PatchVerdict(
+            last.number,
+            last.total,
+            "the series as a whole",
+            last.source,
+            introduced,
+            fixed,
+            _verdict(introduced),
         )
+        verdicts, added_by = [whole], dict.fromkeys(added_by, whole)
     worst = max((VERDICTS.index(v.verdict) for v in verdicts), default=0)
+    at_head = sorted(
+        ((f, added_by[k]) for k, f in prev.items() if k not in base_found), key=lambda x: x[0].sort_key()
+    )
     return GateResult(
-        base_label,
+        base,
         tuple(sorted(base_found.values(), key=Finding.sort_key)),
         tuple(verdicts),
-        VERDICTS[worst],
-        head if states else base_result,
+        "fail" if failed else VERDICTS[worst],
+        head,
         head_only,
         series.analysis.analysed,
         series.analysis.reused,
+        not_applied=failed,
+        at_head=tuple(at_head),
     )
 
 
@@ -215,13 +265,20 @@ def gate_repo(
         def mover(sha: str) -> Callable[[], set[str]]:
             return lambda: checkout.move_to(sha)
 
-        states = [(c.subject, c.sha, mover(c.sha)) for c in commits]
-        return _judge(states, series, head_only, merge_base)
+        judged = [c for c in commits if not c.empty]
+        steps = [_Step(k, len(judged), c.subject, c.sha, mover(c.sha)) for k, c in enumerate(judged, 1)]
+        result = _judge(steps, series, head_only, merge_base)
+        root = _user_root(result, work, repo)
+    short = git("rev-parse", "--short=12", merge_base, cwd=repo).strip()
+    skipped = tuple(
+        Skipped(None, None, c.subject, c.sha, "empty commit, no diff") for c in commits if c.empty
+    )
+    return result._replace(base_label=f"{base} ({short})", root=root, skipped=skipped)
 
 
 def gate_tree(
     tree: Path,
-    patches: list[Path],
+    inputs: list[tuple[str, bytes]],
     rules: dict[str, Rule],
     enabled: Collection[str],
     paths: list[str],
@@ -229,36 +286,42 @@ def gate_tree(
     baseline: list[BaselineEntry] | None = None,
     cache: FactsCache | None = None,
 ) -> GateResult:
+    """inputs: (name as the user gave it, bytes) of each patch file or mbox, in order."""
     if not tree.is_dir():
         raise InputError(f"{tree}: no such directory")
     with tempfile.TemporaryDirectory(prefix="vdpa-lint-gate-") as tmp:
-        files = split_series(patches, Path(tmp))
+        messages = split_series(inputs, Path(tmp) / "series")
+        to_apply = numbered(messages)
+        if not to_apply:  # an empty pipe or a lone cover letter: most likely not what was meant
+            names = ", ".join(name for name, _ in inputs)
+            raise InputError(f"{names}: no patch with a diff in it ({len(messages)} message(s) skipped)")
         # A kernel tree: copy what the analysis reads (as Checkout does for --repo) and what
         # the series touches. Anything else: all of it.
         keep = None
         if (tree / API_HEADER).is_file():
             tables = files_mentioning(str(tree), OPS_STRUCT.encode(), walk_sources(tree, "."))
-            keep = _reading_set(paths, tables, patched_paths(files))
+            keep = _reading_set(paths, tables, patched_paths([p.path for p, _, _ in to_apply]))
         with tree_copy(tree, Path(tmp), keep) as copy:
             analysis = Analysis(_subpaths(copy, paths), rules, enabled, cache=cache)
             series = _Series(analysis, rules, enabled, baseline or [])
-            total = len(files)
-            subjects: dict[int, str] = {}
 
-            def applier(k: int, patch: Path) -> Callable[[], set[str]]:
-                def apply() -> set[str]:
-                    subject, changed = apply_patch(copy, patch, f"patch {k}/{total} ({patch.name})")
-                    subjects[k] = subject
-                    return changed
+            def applier(patch: SeriesPatch) -> Callable[[], set[str]]:
+                return lambda: apply_patch(copy, patch.path)
 
-                return apply
+            steps = [_Step(k, n, p.subject, p.name, applier(p)) for p, k, n in to_apply]
+            result = _judge(steps, series, head_only, str(tree))
+            root = _user_root(result, copy, tree.resolve())
+    skipped = tuple(Skipped(p.number, p.total, p.subject, p.name, p.skip) for p in messages if p.skip)
+    return result._replace(base_label=str(tree), root=root, skipped=skipped)
 
-            states = [("", f.name, applier(k, f)) for k, f in enumerate(files, 1)]
-            result = _judge(states, series, head_only, str(tree))
-    patches_out = tuple(
-        p._replace(subject=subjects.get(p.number, p.subject) or p.source) for p in result.patches
-    )
-    return result._replace(patches=patches_out)
+
+def _user_root(result: GateResult, temporary: Path, user: Path) -> str:
+    """Where the analysed root of the temporary tree is in the user's tree."""
+    head = result.head.root if result.head else str(temporary)
+    try:
+        return str(user / Path(head).relative_to(temporary))
+    except ValueError:
+        return str(user)
 
 
 def _reading_set(paths: list[str], table_files: Iterable[str], touched: Iterable[str]) -> list[str]:
@@ -279,8 +342,7 @@ def _reading_set(paths: list[str], table_files: Iterable[str], touched: Iterable
 
 
 def _subpaths(root: Path, paths: list[str]) -> list[str]:
-    out = [str(root / p) for p in paths] if paths else [str(root)]
-    for p in out:
-        if not Path(p).exists():
-            raise InputError(f"{p}: no such path in the tree")
-    return out
+    for p in paths:
+        if not (root / p).exists():  # named as given: root is a temporary directory
+            raise InputError(f"--path {p}: no such path in the tree")
+    return [str(root / p) for p in paths] if paths else [str(root)]

@@ -24,16 +24,29 @@ _IDENTITY = {
     "GIT_COMMITTER_NAME": "vdpa-lint",
     "GIT_COMMITTER_EMAIL": "vdpa-lint@localhost",
 }
+_HUNK_FAILED_RE = re.compile(r"error: patch failed: (\S+?):(\d+)")
 _FAILED_FILE_RES = (
-    re.compile(r"error: patch failed: (\S+?):\d+"),
-    re.compile(r"error: (\S+?): (?:does not exist in index|No such file or directory|already exists)"),
-    re.compile(r"error: (\S+?): patch does not apply"),
+    (re.compile(r"error: (\S+?): (?:does not exist in index|No such file or directory)"), "no such file"),
+    (re.compile(r"error: (\S+?): already exists"), "already exists"),
+    (re.compile(r"error: (\S+?): patch does not apply"), "does not apply"),
 )
 
 
 class Commit(NamedTuple):
     sha: str
     subject: str
+    empty: bool = False  # changes nothing (b4 keeps a series' cover letter in such a commit)
+
+
+class PatchDoesNotApply(InputError):
+    """Where a patch fails: the first failing file, and the hunk and line where git says."""
+
+    def __init__(self, path: str, line: int | None = None, hunk: int | None = None, why: str = "") -> None:
+        self.path, self.line, self.hunk = path, line, hunk
+        where = f"{path}:{line}:" if line else f"{path}:"
+        super().__init__(
+            f"{where} hunk #{hunk} does not apply" if hunk else f"{where} {why or 'does not apply'}"
+        )
 
 
 def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, check: bool = True) -> str:
@@ -61,8 +74,22 @@ def resolve_range(repo: Path, base: str, head: str) -> tuple[str, list[Commit]]:
         if not git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=repo, check=False).strip():
             raise InputError(f"{repo}: unknown revision {rev!r}")
     merge_base = git("merge-base", base, head, cwd=repo).strip()
-    out = git("log", "--reverse", "--topo-order", "--format=%H%x00%s", f"{merge_base}..{head}", cwd=repo)
-    commits = [Commit(*line.split("\0", 1)) for line in out.splitlines() if line]
+    out = git(
+        "log",
+        "--reverse",
+        "--topo-order",
+        "--name-only",
+        "--no-renames",
+        "--format=%x01%H%x00%P%x00%s",
+        f"{merge_base}..{head}",
+        cwd=repo,
+    )
+    commits = []
+    for block in out.split("\x01")[1:]:
+        first, _, names = block.partition("\n")
+        sha, parents, subject = first.split("\0", 2)
+        # A merge lists no names either: only a one-parent commit with none is empty.
+        commits.append(Commit(sha, subject, len(parents.split()) == 1 and not names.strip()))
     return merge_base, commits
 
 
@@ -149,27 +176,6 @@ def range_paths(repo: Path, base: str, head: str) -> set[str]:
     return {p for p in git("log", "--name-only", "--format=", f"{base}..{head}", cwd=repo).splitlines() if p}
 
 
-def split_series(patches: list[Path], into: Path) -> list[Path]:
-    """The series as one file per patch: format-patch files as they are, an mbox split."""
-    out: list[Path] = []
-    for p in patches:
-        if not p.is_file():
-            raise InputError(f"{p}: no such patch file")
-        if _is_multi_mbox(p):
-            target = into / f"mbox-{len(out):03d}"
-            target.mkdir()
-            git("mailsplit", "-o" + str(target), str(p))
-            out.extend(sorted(target.iterdir()))
-        else:
-            out.append(p)
-    return out
-
-
-def _is_multi_mbox(p: Path) -> bool:
-    data = p.read_bytes()
-    return data.startswith(b"From ") and len(re.findall(rb"^From \S+ .*\d{4}$", data, re.M)) > 1
-
-
 _PATCHED_PATH_RE = re.compile(rb"^(?:diff --git a/(\S+) b/(\S+)|--- a/(\S+)|\+\+\+ b/(\S+))", re.M)
 
 
@@ -206,8 +212,8 @@ def tree_copy(tree: Path, into: Path, keep: list[str] | None = None) -> Iterator
     yield copy
 
 
-def apply_patch(copy: Path, patch: Path, label: str) -> tuple[str, set[str]]:
-    """Apply one patch as a commit; return its subject and the paths it changed."""
+def apply_patch(copy: Path, patch: Path) -> set[str]:
+    """Apply one patch as a commit; return the paths it changed. Raises PatchDoesNotApply."""
     text = patch.read_bytes()
     is_mail = text.startswith(b"From ") or re.search(rb"^Subject:", text[:8192], re.M) is not None
     if is_mail:
@@ -220,23 +226,40 @@ def apply_patch(copy: Path, patch: Path, label: str) -> tuple[str, set[str]]:
         )
         if proc.returncode != 0:
             subprocess.run(["git", "am", "--abort"], cwd=copy, capture_output=True)
-            raise InputError(f"{label} does not apply: {_failed_file(proc.stdout + proc.stderr)}")
+            raise _failure(proc.stdout + proc.stderr, text)
     else:
         proc = subprocess.run(
             ["git", "apply", "--index", str(patch)], cwd=copy, capture_output=True, text=True
         )
         if proc.returncode != 0:
-            raise InputError(f"{label} does not apply: {_failed_file(proc.stderr)}")
+            raise _failure(proc.stderr, text)
         git("commit", "-q", "--no-verify", "--allow-empty", "-m", patch.name, cwd=copy)
-    subject = git("log", "-1", "--format=%s", cwd=copy).strip()
-    changed = set(git("diff", "--name-only", "--no-renames", "HEAD~1", "HEAD", cwd=copy).splitlines())
-    return subject, changed
+    return set(git("diff", "--name-only", "--no-renames", "HEAD~1", "HEAD", cwd=copy).splitlines())
 
 
-def _failed_file(output: str) -> str:
-    for regex in _FAILED_FILE_RES:
+def _failure(output: str, patch: bytes) -> PatchDoesNotApply:
+    """The first failing file from git's words, with the hunk that starts at the line git names."""
+    m = _HUNK_FAILED_RE.search(output)
+    if m:
+        path, line = m.group(1), int(m.group(2))
+        return PatchDoesNotApply(path, line, _hunk_number(patch, path, line))
+    for regex, why in _FAILED_FILE_RES:
         m = regex.search(output)
         if m:
-            return m.group(1)
-    lines = [line for line in output.splitlines() if line.strip()]
-    return lines[0] if lines else "git could not apply it"
+            return PatchDoesNotApply(m.group(1), why=why)
+    lines = [line.removeprefix("error: ") for line in output.splitlines() if line.startswith("error: ")]
+    return PatchDoesNotApply("(patch)", why=lines[0] if lines else "git could not apply it")
+
+
+def _hunk_number(patch: bytes, path: str, line: int) -> int | None:
+    """1-based index, among path's hunks in the patch, of the hunk whose old side starts at line."""
+    section = re.split(rb"^diff --git ", patch, flags=re.M)
+    for part in section:
+        if re.search(
+            rb"^\+\+\+ b/" + re.escape(path.encode()) + rb"$|^--- a/" + re.escape(path.encode()) + rb"$",
+            part,
+            re.M,
+        ):
+            starts = [int(s) for s in re.findall(rb"^@@ -(\d+)", part, re.M)]
+            return starts.index(line) + 1 if line in starts else None
+    return None

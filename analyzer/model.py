@@ -220,7 +220,7 @@ def release_restores_initial_map(d: DriverEffects) -> Obligation:
             key,
             title,
             NOT_APPLICABLE,
-            ".reset_map is optional for a parent that never cleared maps in reset (seed 002)",
+            ".reset_map is optional for a parent that never cleared maps in reset (commit d2cf1b6e3b85)",
         )
     r = _Replay(user_maps_in_asid0)
     r.step("userspace maps guest memory in ASID 0", _set_map(0), _set_map(0))

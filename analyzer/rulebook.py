@@ -17,7 +17,8 @@ SEVERITIES = ("error", "warning", "note")
 _ID_RE = re.compile(r"^VDPA\d{3}$")
 _ANNOTATION_RE = re.compile(r"[ \t]*/\*\s*(?:expect|ok|todo-expect|todo-ok|parse-gap)\b[^*]*\*/")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-_REQUIRED = ("id", "name", "severity", "confidence", "summary", "rationale", "fix", "seeds", "scope")
+_REQUIRED = ("id", "name", "severity", "confidence", "summary", "rationale", "fix", "commits", "scope")
+_COMMIT_RE = re.compile(r"^[0-9a-f]{12,40}$")
 _OPTIONAL = ("references", "aliases", "example")
 
 
@@ -33,7 +34,7 @@ class Rule(NamedTuple):
     summary: str
     rationale: str
     fix: str
-    seeds: tuple[str, ...]
+    commits: tuple[str, ...]  # the Linux commits the rule comes from (abbreviated ids)
     scope: str  # "check": decided on one tree; "gate": decided between two trees
     references: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
@@ -51,6 +52,14 @@ def _str_list(raw: object, key: str, where: str) -> tuple[str, ...]:
     if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
         raise RuleFileError(f"{where}: '{key}' must be a list of strings")
     return tuple(raw)
+
+
+def _commits(raw: object, where: str) -> tuple[str, ...]:
+    commits = _str_list(raw, "commits", where)
+    bad = [c for c in commits if not _COMMIT_RE.match(c)]
+    if not commits or bad:
+        raise RuleFileError(f"{where}: 'commits' must list Linux commit ids (12 to 40 hex digits)")
+    return commits
 
 
 def parse_rule(path: Path) -> Rule:
@@ -93,7 +102,7 @@ def parse_rule(path: Path) -> Rule:
         summary=data["summary"].strip(),
         rationale=data["rationale"].strip(),
         fix=data["fix"].strip(),
-        seeds=_str_list(data["seeds"], "seeds", where),
+        commits=_commits(data["commits"], where),
         scope=data["scope"],
         references=_str_list(data.get("references", []), "references", where),
         aliases=_str_list(data.get("aliases", []), "aliases", where),

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
-from conftest import FIXTURES, check_json, run_cli
+from conftest import FIXTURES, REPO, check_json, run_cli, run_process
 
 DEMO = FIXTURES / "demo-kernel"
 
@@ -41,22 +44,34 @@ def test_text_output_is_gcc_style_with_the_trace() -> None:
     assert out[i].endswith("[VDPA001 reset-clears-map]")
     # The trace starts at the table's initializer, then follows the calls.
     assert (
-        out[i + 1]
-        == "  drivers/vdpa/legacy_vdpa/legacy_main.c:30:2: note: .reset = legacy_reset in legacy_ops"
+        out[i + 1] == "drivers/vdpa/legacy_vdpa/legacy_main.c:30:2: note: .reset = legacy_reset in legacy_ops"
     )
     assert (
         out[i + 2]
-        == "  drivers/vdpa/legacy_vdpa/legacy_main.c:19:2: note: legacy_reset calls legacy_teardown_mr"
+        == "drivers/vdpa/legacy_vdpa/legacy_main.c:19:2: note: legacy_reset calls legacy_teardown_mr"
     )
     assert out[i + 3] == (
-        "  drivers/vdpa/legacy_vdpa/legacy_mr.c:14:2: note: legacy_teardown_mr calls "
+        "drivers/vdpa/legacy_vdpa/legacy_mr.c:14:2: note: legacy_teardown_mr calls "
         "legacy_prune when ld->mr_ready"
     )
     assert (
         out[i + 4]
-        == "  drivers/vdpa/legacy_vdpa/legacy_mr.c:7:2: note: legacy_prune calls vhost_iotlb_del_range"
+        == "drivers/vdpa/legacy_vdpa/legacy_mr.c:7:2: note: legacy_prune calls vhost_iotlb_del_range"
     )
     assert re.match(r"^\d+ errors?, \d+ warnings?, \d+ notes? in 2 drivers \(2 ops tables\)", out[-1])
+
+
+def test_every_located_line_starts_with_its_path() -> None:
+    """What Emacs' compilation-mode (gnu) and Vim's default errorformat parse: the file name from
+    column 0, never leading blanks (they would become part of the name)."""
+    located = re.compile(r"^(\S[^:]*):(\d+):(\d+): (error|warning|note): ")
+    for tree in (DEMO, FIXTURES / "reset-guards", FIXTURES / "table-rules"):
+        out = run_cli("check", "--fail-on", "never", str(tree)).stdout.splitlines()
+        notes = [line for line in out if re.search(r":\d+:\d+: note: ", line)]
+        assert notes, tree
+        for line in out:
+            if re.search(r":\d+:\d+: ", line):
+                assert located.match(line), line
 
 
 def test_json_has_the_spec_fields() -> None:
@@ -151,8 +166,22 @@ def test_output_is_deterministic_and_written_atomically(tmp_path: Path) -> None:
     _one_line_error(run_cli("check", "-o", str(tmp_path / "no" / "r.json"), str(DEMO)), "does not exist")
 
 
-def test_console_script_and_module_are_one_program() -> None:
-    assert run_cli("--version").stdout.startswith("vdpa-lint ")
+# -- smoke tests: the real program in its own process (the rest run in-process) --------------
+
+
+def test_module_is_the_program() -> None:
+    proc = run_process("check", str(DEMO))
+    assert proc.returncode == 1, proc.stderr
+    assert "drivers/vdpa/legacy_vdpa/legacy_mr.c:7:2: error: legacy_ops: .reset (legacy_reset) clears" in proc.stdout
+    assert run_process("--version").stdout.startswith("vdpa-lint ")
+
+
+def test_console_script_is_the_program() -> None:
+    script = Path(sys.executable).parent / "vdpa-lint"
+    exe = str(script) if script.exists() else shutil.which("vdpa-lint")
+    assert exe, "the vdpa-lint console script is not installed"
+    proc = subprocess.run([exe, "rules"], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("VDPA000 analysis-incomplete [error]")
 
 
 # -- bad input ---------------------------------------------------------------------------

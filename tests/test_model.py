@@ -40,7 +40,7 @@ def test_compliant_parent_meets_every_obligation() -> None:
         {"reset", "compat_reset", "set_map", "reset_map", "set_group_asid"},
         KEEPS,
         OpEffects(True, True, True, True),
-        OpEffects(True),
+        OpEffects(True, True, True, False),  # .reset_map: back to 1:1 passthrough
     )
     assert got == {
         "maps-survive-reset": (MET, None),
@@ -88,6 +88,16 @@ def test_reset_map_optional_without_compat_reset() -> None:
     assert got["release-then-reuse"][0] == NOT_APPLICABLE
     got = _driver({"reset", "compat_reset", "set_map"}, KEEPS, OpEffects(True, True, True, True))
     assert got["release-then-reuse"] == (VIOLATED, 2)
+
+
+def test_reset_map_that_does_nothing_breaks_release() -> None:
+    """The model replays what .reset_map does, not its contract (d2cf1b6e3b85)."""
+    ops = {"reset", "compat_reset", "set_map", "reset_map"}
+    restores = OpEffects(True, True, True, False)
+    assert _driver(ops, KEEPS, restores, restores)["release-then-reuse"] == (MET, None)
+    assert _driver(ops, KEEPS, restores, OpEffects(True))["release-then-reuse"] == (VIOLATED, 2)
+    unknown = OpEffects(True, None, None, None)
+    assert _driver(ops, KEEPS, restores, unknown)["release-then-reuse"] == (UNDECIDED, None)
 
 
 def test_unpaired_dma_ops() -> None:

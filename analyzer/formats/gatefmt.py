@@ -8,7 +8,7 @@ from typing import Any
 from analyzer import __version__
 from analyzer.findings import Finding, Result
 from analyzer.formats.jsonfmt import finding_dict
-from analyzer.gate import GateResult, PatchVerdict
+from analyzer.gate import GateResult, NotApplied, PatchVerdict, Skipped
 from analyzer.rulebook import Rule
 
 
@@ -28,30 +28,52 @@ def _describe(p: PatchVerdict) -> str:
     return "; ".join(parts) or "no new findings"
 
 
+def _skipped(s: Skipped) -> str:
+    number = f"[{s.number}/{s.total}]" if s.number is not None else "[-]"
+    return f"{number} {s.subject}: skipped ({s.why})"
+
+
+def _series_line(g: GateResult) -> str:
+    failing = [p for p in g.patches if p.verdict == "fail"] or [
+        p for p in g.patches if p.verdict == g.verdict
+    ]
+    why = []
+    if failing and g.verdict != "success":
+        why.append(f"first at patch {failing[0].number}/{failing[0].total}")
+    if g.not_applied:
+        why.append(f"patch {g.not_applied.number}/{g.not_applied.total} does not apply")
+    return f"series: {g.verdict.upper()}" + (f" ({'; '.join(why)})" if why else "")
+
+
 def format_text(g: GateResult, rules: dict[str, Rule]) -> str:
     out = [
-        f"vdpa-lint gate: base {g.base[:12]}: {len(g.base_findings)} finding"
+        f"vdpa-lint gate: base {g.base_label or g.base}: {len(g.base_findings)} finding"
         f"{'s' if len(g.base_findings) != 1 else ''} already present (listed, not judged)"
     ]
     out += [f"  = {_line(f)}" for f in g.base_findings]
-    if not g.patches:
-        out.append("nothing to judge: the range has no commits")
+    out += [_skipped(s) for s in g.skipped]
+    if not g.patches and not g.not_applied:
+        out.append("nothing to judge: the range has no commits" if not g.skipped else "nothing to judge")
     for p in g.patches:
         out.append(f"[{p.number}/{p.total}] {p.subject}: {p.verdict.upper()} — {_describe(p)}")
         out += [f"  + {_line(f)}" for f in p.introduced]
         out += [f"  - {_line(f)}" for f in p.fixed]
-    failing = [p for p in g.patches if p.verdict == g.verdict and g.verdict != "success"]
-    blame = f" (first at patch {failing[0].number}/{failing[0].total})" if failing else ""
-    out.append(
-        f"series: {g.verdict.upper()}{blame}; {g.tables_analysed} table analyses, {g.tables_reused} reused"
-    )
+    if g.not_applied:
+        n = g.not_applied
+        out.append(f"[{n.number}/{n.total}] {n.subject}: DOES NOT APPLY — {n.message}")
+    out.append(_series_line(g))
     return "\n".join(out) + "\n"
 
 
 def gate_dict(g: GateResult) -> dict[str, Any]:
     return {
         "tool": {"name": "vdpa-lint", "version": __version__},
-        "base": {"revision": g.base, "findings": [finding_dict(f) for f in g.base_findings]},
+        "base": {
+            "revision": g.base,
+            "label": g.base_label or g.base,
+            "findings": [finding_dict(f) for f in g.base_findings],
+        },
+        "skipped": [s._asdict() for s in g.skipped],
         "patches": [
             {
                 "index": p.number,
@@ -64,6 +86,8 @@ def gate_dict(g: GateResult) -> dict[str, Any]:
             }
             for p in g.patches
         ],
+        "not_applied": g.not_applied._asdict() if g.not_applied else None,
+        "at_head": [finding_dict(f) | {"introduced_by": p.number} for f, p in g.at_head],
         "verdict": g.verdict,
         "head_only": g.head_only,
         "stats": {"tables_analysed": g.tables_analysed, "tables_reused": g.tables_reused},
@@ -82,19 +106,41 @@ def _escape_property(s: str) -> str:
     return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
 
 
+def _introduced_by(p: PatchVerdict) -> str:
+    return f"introduced by patch {p.number}/{p.total}: {p.subject}"
+
+
 def format_github(g: GateResult, rules: dict[str, Rule]) -> str:
-    """GitHub Actions workflow commands: one annotation per finding a patch introduces."""
+    """GitHub Actions workflow commands: one annotation per finding the series leaves in its
+    head state, at its head-state line, naming the patch that introduced it (a finding a
+    later patch fixed is no annotation: its line would point into the final tree)."""
     level = {"error": "error", "warning": "warning", "note": "notice"}
     out = []
-    for p in g.patches:
-        for f in p.introduced:
-            title = _escape_property(f"{f.rule_id} {f.name} (patch {p.number}/{p.total})")
-            out.append(
-                f"::{level[f.severity]} file={_escape_property(f.path)},line={f.line},col={f.column},"
-                f"title={title}::{_escape_data(f.message)}"
-            )
+    for f, p in g.at_head:
+        title = _escape_property(f"{f.rule_id} {f.name} (patch {p.number}/{p.total})")
+        out.append(
+            f"::{level[f.severity]} file={_escape_property(f.path)},line={f.line},col={f.column},"
+            f"title={title}::{_escape_data(f'{f.message} ({_introduced_by(p)})')}"
+        )
+    if g.not_applied:
+        n = g.not_applied
+        where = f"file={_escape_property(n.path)}" + (f",line={n.line}" if n.line else "")
+        title = _escape_property(f"patch {n.number}/{n.total} does not apply")
+        out.append(f"::error {where},title={title}::{_escape_data(f'{n.subject}: {n.message}')}")
     out.append(f"::notice title=vdpa-lint gate::series {g.verdict}")
     return "\n".join(out) + "\n"
+
+
+def _not_applied_record(n: NotApplied) -> dict[str, Any]:
+    return {
+        "patch": n.number,
+        "total": n.total,
+        "subject": n.subject,
+        "source": n.source,
+        "state": "fail",
+        "context": "vdpa-lint",
+        "description": f"vdpa-lint {__version__}: does not apply: {n.message}"[:255],
+    }
 
 
 def format_patchwork(g: GateResult, rules: dict[str, Rule]) -> str:
@@ -111,17 +157,40 @@ def format_patchwork(g: GateResult, rules: dict[str, Rule]) -> str:
         }
         for p in g.patches
     ]
+    if g.not_applied:
+        records.append(_not_applied_record(g.not_applied))
     return "".join(json.dumps(r) + "\n" for r in records)
 
 
 def format_sarif(g: GateResult, rules: dict[str, Rule]) -> str:
-    """The findings the series introduces, as SARIF (where each stands in the patch's tree)."""
+    """The findings the series leaves in its head state, at their head-state locations, each
+    naming the patch that introduced it; a patch that did not apply makes the run unsuccessful."""
     from analyzer.formats.sarif import format_sarif as sarif
 
-    introduced = tuple(f for p in g.patches for f in p.introduced)
     head = g.head
     assert head is not None
-    return sarif(Result(head.root, head.api, head.drivers, introduced, head.errors), rules)
+    found = tuple(f for f, _ in g.at_head)
+    log = json.loads(sarif(Result(g.root or head.root, head.api, head.drivers, found, head.errors), rules))
+    [run] = log["runs"]
+    for result, (_, p) in zip(run["results"], g.at_head, strict=True):
+        result["message"]["text"] += f" ({_introduced_by(p)})"
+        result["properties"]["introducedBy"] = {
+            "patch": p.number,
+            "total": p.total,
+            "subject": p.subject,
+            "source": p.source,
+        }
+    if g.not_applied:
+        n = g.not_applied
+        [invocation] = run["invocations"]
+        invocation["executionSuccessful"] = False
+        invocation["toolExecutionNotifications"].append(
+            {
+                "level": "error",
+                "message": {"text": f"patch {n.number}/{n.total} ({n.subject}) does not apply: {n.message}"},
+            }
+        )
+    return json.dumps(log, indent=2) + "\n"
 
 
 FORMATTERS = {  # one per name in analyzer.formats.GATE_FORMATS

@@ -48,7 +48,7 @@ def _effects(d: DriverReport) -> list[tuple[str, str, str, str]]:
         if op.present
     ]
     if e.reset_map.present:
-        out.append((".reset_map", "-", "yes (its contract, seed 003)", "-"))
+        out.append((".reset_map", "-", "yes (its contract, Linux commit d2cf1b6e3b85)", "-"))
     return out
 
 

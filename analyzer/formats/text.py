@@ -30,8 +30,10 @@ class TextFormatter:
                 f"[{f.rule_id} {f.name}]"
             )
             for step in f.trace:
+                # From column 0, as gcc writes its notes: Emacs' compilation-mode and Vim's
+                # errorformat would take leading blanks as part of the file name.
                 lines.append(
-                    f"  {self._loc(step.path, step.line, step.column)} {self._sev('note')} {step.note}"
+                    f"{self._loc(step.path, step.line, step.column)} {self._sev('note')} {step.note}"
                 )
         for path, line, text in result.suppression_notes:
             where = f"{path}:{line}:" if line else f"{path}:"
