@@ -117,15 +117,35 @@ class DriverContext:
         out: list[Effect] = []
         for path in dict.fromkeys(s.path for s in e.trace):
             if path not in self._windows:
-                facts = self.index.facts(path)
                 found: list[Effect] = []
-                for fn in facts.functions if facts else ():
-                    if fn.name in upper:
-                        continue
-                    found.extend(x for x in self.program.summaries.of(fn).effects if x.kind == "add")
+                for fn in self._adders(path):
+                    if fn.name not in upper:
+                        found.extend(x for x in self.program.summaries.of(fn).effects if x.kind == "add")
                 self._windows[path] = tuple(found)
             out.extend(self._windows[path])
         return tuple(out)
+
+    def _adders(self, path: str) -> list[Function]:
+        """The functions of a file that can add to an IOTLB: those calling an adding primitive,
+        and those calling them, within the file (read from the graphs, no summary needed)."""
+        facts = self.index.facts(path)
+        if facts is None:
+            return []
+        kb = self.program.kb
+        adding = {n for n, p in kb.entries.items() if any(sig.kind == "adds" for sig in p.effects)}
+        calls = {
+            fn.name: {ev[2] for node in fn.cfg.nodes for ev in node.events if ev[0] == "call" and ev[2]}
+            for fn in facts.functions
+        }
+        found = {name for name, callees in calls.items() if callees & adding}
+        grew = True
+        while grew:
+            grew = False
+            for name, callees in calls.items():
+                if name not in found and callees & found:
+                    found.add(name)
+                    grew = True
+        return [fn for fn in facts.functions if fn.name in found]
 
     def clears(self, op: str, flags: int | None = None) -> list[Clear]:
         """Deletes on the op's path that overlap the upper layer's region."""
@@ -137,7 +157,11 @@ class DriverContext:
             written = K.overlaps_region(e, region)
             if written is None:
                 continue
-            if written is not K.ANY_IOTLB and K.in_window(e, self.windows(e)) is not None:
+            if (
+                written is not K.ANY_IOTLB
+                and not V.is_whole((e.lo, e.hi))
+                and K.in_window(e, self.windows(e)) is not None
+            ):
                 continue
             out.append(Clear(e, written))
         return out

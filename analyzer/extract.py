@@ -253,11 +253,16 @@ def extract(path: str, src: bytes) -> FileFacts:
     )
     fields = _config_ops_fields(root) if OPS_STRUCT.encode() + b" {" in src else ()
     ordered = sorted(functions.values(), key=lambda f: (f.line, f.name))
-    macros = tuple(_macros(root, path)) if b"define" in src else ()
-    iotlbs = tuple(_iotlb_fields(root)) if b"vhost_iotlb" in src else ()
+    macros = tuple(_macros(root, path)) if _FUNCTION_MACRO_RE.search(src) else ()
+    iotlbs = tuple(_iotlb_fields(root)) if _IOTLB_MEMBER_RE.search(src) else ()
     return FileFacts(
         path, tuple(ordered), tuple(tables), tuple(clears), defines, fields, _gap_lines(root), macros, iotlbs
     )
+
+
+# Cheap byte checks before walking the whole tree for these (a query visits every node).
+_FUNCTION_MACRO_RE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+\w+\(", re.M)
+_IOTLB_MEMBER_RE = re.compile(rb"struct[ \t]+vhost_iotlb[ \t*]+\w+[ \t]*[;\[]")
 
 
 def _iotlb_fields(root: Node) -> list[str]:

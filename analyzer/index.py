@@ -91,6 +91,14 @@ def driver_name(path: str) -> str:
     return PurePosixPath(root).name if root else PurePosixPath(path).stem
 
 
+def _declaration_only(data: bytes, at: int) -> bool:
+    """A column-0 line ending in ';' declares (a prototype, `static LIST_HEAD(x);`): it never
+    defines a function, so its file need not be parsed to resolve the name."""
+    end = data.find(b"\n", at)
+    line = data[at : end if end != -1 else len(data)].split(b"/*")[0].split(b"//")[0].rstrip()
+    return line.endswith(b";")
+
+
 class Resolution(NamedTuple):
     function: Function | None
     problem: SourceProblem | None = None  # the definition may be in a file we cannot read
@@ -316,7 +324,11 @@ class TreeIndex:
         data = self.raw(rel) if rel not in self.problems else self._bytes_anyway(rel)
         if data is None:
             return
-        names = {m.group(1).decode("ascii", "replace") for m in _DEF_LINE_RE.finditer(data)}
+        names = {
+            m.group(1).decode("ascii", "replace")
+            for m in _DEF_LINE_RE.finditer(data)
+            if not _declaration_only(data, m.end())
+        }
         self._def_names[rel] = names
         for name in names:
             self._def_files.setdefault(name, []).append(rel)
@@ -343,11 +355,20 @@ class TreeIndex:
             if name in own.macros_by_name:
                 return Resolution(own.macros_by_name[name])
         candidates = self._definition_files().get(name, ())
+        # Nearest directory first: a farther file is read only when no nearer one defines the
+        # name with linkage (drivers/vhost/scsi.c is not parsed to resolve a name mlx5 defines).
+        tiers: dict[int, list[str]] = {}
         for rel in candidates:
-            if rel not in self.problems:
-                self.facts(rel)
-            else:
-                self.touched.add(rel)
+            tiers.setdefault(_common_prefix(rel, from_path), []).append(rel)
+        for depth in sorted(tiers, reverse=True):
+            for rel in tiers[depth]:
+                if rel not in self.problems:
+                    self.facts(rel)
+                else:
+                    self.touched.add(rel)
+            near = self._nearest(name, from_path)
+            if near is not None and _common_prefix(near.path, from_path) >= depth:
+                break
         found = self._nearest(name, from_path)
         nearest_ok = _common_prefix(found.path, from_path) if found else -1
         for rel in candidates:

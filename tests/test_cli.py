@@ -172,7 +172,10 @@ def test_output_is_deterministic_and_written_atomically(tmp_path: Path) -> None:
 def test_module_is_the_program() -> None:
     proc = run_process("check", str(DEMO))
     assert proc.returncode == 1, proc.stderr
-    assert "drivers/vdpa/legacy_vdpa/legacy_mr.c:7:2: error: legacy_ops: .reset (legacy_reset) clears" in proc.stdout
+    assert (
+        "drivers/vdpa/legacy_vdpa/legacy_mr.c:7:2: error: legacy_ops: .reset (legacy_reset) clears"
+        in proc.stdout
+    )
     assert run_process("--version").stdout.startswith("vdpa-lint ")
 
 
