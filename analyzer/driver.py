@@ -68,7 +68,7 @@ class DriverContext:
                             f"{self.table.name}: cannot analyse .{op} = {entry.function}: {why}",
                         )
                     )
-                elif fn is None and op in ("reset", "compat_reset", "set_group_asid", "reset_map"):
+                elif fn is None and op in ("reset", "compat_reset", "set_group_asid"):
                     self.missing.append(
                         Issue(
                             "VDPA000",
