@@ -15,7 +15,7 @@ the order in which tables or functions are visited.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, Protocol
 
 from analyzer.semantics import conds as C
@@ -170,6 +170,8 @@ class Summaries:
         binding state needs). The other paths only need the members it binds (VDPA008)."""
         self.program = program
         self.writes = writes
+        # Told how each call site on a summarised path was handled (benchmarks/follow_coverage.py).
+        self.observe: Callable[[Site, str], None] | None = None
         self.done: dict[tuple[str, str, int], Summary] = {}
         self.partial: dict[tuple[str, str, int], Summary] = {}
         self.on_stack: dict[tuple[str, str, int], int] = {}
@@ -510,8 +512,11 @@ class _Pass:
         if not here:
             return
         site = self._site(line, column, shown, self._must(must, guards, env, results))
+        seen = self.owner.observe if self.lifting else None
         if pointer is not None:
             why = f"call through a function pointer ({shown})"
+            if seen:
+                seen(site, "unknown: call through a pointer")
             ptr = self.resolve(pointer, env, results)
             self._add(
                 effects, Effect("unknown", ptr, V.ZERO, V.ZERO, V.ZERO, here, (site,), order, why, args)
@@ -520,6 +525,8 @@ class _Pass:
         program = self.program
         prim = program.kb.get(name)
         if prim is not None:
+            if seen:
+                seen(site, "modelled by the knowledge base")
             for inst in program.kb.apply(prim, args):
                 kind = {"deletes": "delete", "adds": "add", "binds": "bind", "writes": "write"}.get(
                     inst.kind, inst.kind
@@ -532,6 +539,8 @@ class _Pass:
                 results[k] = ret
             return
         callee, problem = program.resolve(name, self.fn)
+        if seen:
+            seen(site, self._category(name, callee, problem, args))
         if callee is not None:
             summary, low = self.owner._summary(callee)
             self.low = min(self.low, low)
@@ -558,6 +567,19 @@ class _Pass:
             self._add(
                 effects, Effect("extern", V.ZERO, V.ZERO, V.ZERO, V.ZERO, here, (site,), order, name, args)
             )
+
+    def _category(
+        self, name: str, callee: FunctionLike | None, problem: str | None, args: tuple[Value, ...]
+    ) -> str:
+        if callee is not None:
+            return "followed (macro expanded)" if self.program.macro_note(callee) else "followed"
+        if problem is not None:
+            return "unknown: its file cannot be read"
+        if self.program.is_iotlb_api(name):
+            return "unknown: IOTLB API the knowledge base does not describe"
+        if any(self._reaches_iotlb(a) for a in args):
+            return "no body in the tree; passed what may reach an IOTLB"
+        return "no body in the tree; cannot reach an IOTLB"
 
     def _reaches_iotlb(self, a: Value) -> bool:
         """An argument through which a callee could reach an IOTLB: a parameter itself (the
