@@ -37,16 +37,26 @@ def _function_declarator(decl: Node | None) -> Node | None:
 
 
 def _params(fdecl: Node) -> tuple[str, ...]:
+    return tuple(name for name, _ in _typed_params(fdecl))
+
+
+def _typed_params(fdecl: Node) -> list[tuple[str, str]]:
+    """(name, struct type or "") of each parameter: `struct vdpasim *v` -> ("v", "vdpasim")."""
     plist = fdecl.child_by_field_name("parameters")
-    out: list[str] = []
+    out: list[tuple[str, str]] = []
     if plist is None:
-        return ()
+        return out
     for p in plist.named_children:
         if p.type != "parameter_declaration":
             continue
         d = p.child_by_field_name("declarator")
-        out.append((declared_name(d) if d is not None else None) or f"arg{len(out)}")
-    return tuple(out)
+        t = p.child_by_field_name("type")
+        struct = ""
+        if t is not None and t.type == "struct_specifier":
+            n = t.child_by_field_name("name")
+            struct = text(n) if n is not None else ""
+        out.append(((declared_name(d) if d is not None else None) or f"arg{len(out)}", struct))
+    return out
 
 
 def _is_static(fn_node: Node) -> bool:
@@ -91,7 +101,8 @@ def _function(node: Node, path: str) -> Function | None:
     if name is None:
         return None
     at = _name_node(name_node) or node  # gcc and ctags place a function at its name
-    params = _params(fdecl)
+    typed = _typed_params(fdecl)
+    params = tuple(n for n, _ in typed)
     return Function(
         name=name,
         path=path,
@@ -102,6 +113,7 @@ def _function(node: Node, path: str) -> Function | None:
         params=params,
         gap_lines=_gap_lines(node),
         source=lambda: build_cfg(body, params),
+        param_types=tuple(t for _, t in typed),
     )
 
 
@@ -115,7 +127,18 @@ def _merge_views(fn: Function, views: list[Function]) -> Function:
     def cfg() -> Cfg:
         return join_views([v.cfg for v in clean])
 
-    return Function(fn.name, fn.path, fn.line, fn.column, end, fn.static, clean[0].params, (), cfg)
+    return Function(
+        fn.name,
+        fn.path,
+        fn.line,
+        fn.column,
+        end,
+        fn.static,
+        clean[0].params,
+        (),
+        cfg,
+        param_types=clean[0].param_types,
+    )
 
 
 def _ops_table(node: Node, path: str) -> OpsTable | None:

@@ -29,6 +29,7 @@ class Function:
     gap_lines: tuple[int, ...] = ()  # lines tree-sitter could not parse, in every view
     source: Cfg | Callable[[], Cfg] | None = field(default=None, compare=False, repr=False)
     macro: bool = False  # a function-like #define, analysed with its arguments substituted
+    param_types: tuple[str, ...] = ()  # the struct each parameter points to ("" when not a struct)
     _cache: list[Cfg] = field(default_factory=list, compare=False, repr=False)
 
     @property

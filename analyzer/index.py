@@ -33,6 +33,30 @@ _DEF_LINE_RE = re.compile(
 _STRUCT_RE = re.compile(rb"^struct[ \t]+(\w+)[ \t]*\{(.*?)^\}", re.M | re.S)
 _MEMBER_RE = re.compile(rb"\bstruct[ \t]+(\w+)[ \t*]+(?:__\w+[ \t*]+)*(\w+)[ \t]*(?:\[[^\]]*\][ \t]*)*[;,]")
 
+# Where functions are stored (Smatch's function-pointer table): designated initializers of a
+# struct, assignments to a member, and the work/timer initialisers that bind a handler.
+_INIT_RE = re.compile(rb"\bstruct[ \t]+(\w+)[ \t]+(?:__\w+[ \t]+)*(\w+)[ \t]*(?:\[[^\]]*\][ \t]*)?=[ \t]*\{")
+_DESIGNATED_RE = re.compile(rb"\.(\w+)[ \t]*=[ \t]*&?[ \t]*([A-Za-z_]\w*)[ \t]*(?=[,}\n])")
+_ASSIGN_RE = re.compile(rb"(?:->|\.)(\w+)[ \t]*=[ \t]*&?[ \t]*([A-Za-z_]\w*)[ \t]*;")
+_WORK_RE = re.compile(
+    rb"\b(?:INIT_WORK|INIT_DELAYED_WORK|INIT_WORK_ONSTACK|INIT_RCU_WORK|kthread_init_work|"
+    rb"kthread_init_delayed_work|timer_setup|tasklet_setup)[ \t]*\([ \t]*&?[ \t]*[^,;]*?(\w+)[ \t]*\)?[ \t]*,"
+    rb"[ \t]*([A-Za-z_]\w*)"
+)
+_FN_MEMBER_RE = re.compile(rb"\([ \t]*\*[ \t]*(\w+)[ \t]*\)[ \t]*\(")
+
+
+class Store(NamedTuple):
+    """A function stored where a call through a pointer may find it."""
+
+    kind: str  # "init" (designated initializer of struct `struct`), "assign", "work"
+    struct: str  # the initialised struct type ("" when not known)
+    field: str
+    function: str
+    path: str
+    line: int
+
+
 PARALLEL_SCAN_FILES = 4000  # below this, starting worker processes costs more than it saves
 
 
@@ -91,6 +115,36 @@ def driver_name(path: str) -> str:
     return PurePosixPath(root).name if root else PurePosixPath(path).stem
 
 
+def _line_at(data: bytes, at: int) -> int:
+    return data.count(b"\n", 0, at) + 1
+
+
+def _stores(rel: str, data: bytes) -> list[Store]:
+    out: list[Store] = []
+    for m in _INIT_RE.finditer(data):
+        struct = m.group(1).decode()
+        depth, i = 1, m.end()
+        while i < len(data) and depth:
+            c = data[i]
+            depth += 1 if c == 0x7B else -1 if c == 0x7D else 0
+            i += 1
+        for d in _DESIGNATED_RE.finditer(data, m.end(), i):
+            out.append(
+                Store(
+                    "init", struct, d.group(1).decode(), d.group(2).decode(), rel, _line_at(data, d.start())
+                )
+            )
+    for m in _ASSIGN_RE.finditer(data):
+        name = m.group(2).decode()
+        if name not in ("NULL", "true", "false"):
+            out.append(Store("assign", "", m.group(1).decode(), name, rel, _line_at(data, m.start())))
+    for m in _WORK_RE.finditer(data):
+        out.append(
+            Store("work", "", m.group(1).decode(), m.group(2).decode(), rel, _line_at(data, m.start()))
+        )
+    return out
+
+
 def _declaration_only(data: bytes, at: int) -> bool:
     """A column-0 line ending in ';' declares (a prototype, `static LIST_HEAD(x);`): it never
     defines a function, so its file need not be parsed to resolve the name."""
@@ -128,6 +182,8 @@ class TreeIndex:
         self._def_names: dict[str, set[str]] = {}  # the other way round, to update it
         self._members: dict[str, list[tuple[str, str, str]]] = {}  # file -> (struct, member type, member)
         self._headers: dict[str, set[str]] | None = None
+        self._stores: dict[str, list[Store]] = {}
+        self._fn_members: dict[str, list[tuple[str, str]]] = {}
         self._api: VdpaApi | None = None
         # What one table's analysis read: the gate re-analyses a table only when one of
         # these files changes, or a changed file defines one of these names.
@@ -151,6 +207,8 @@ class TreeIndex:
         if self._def_files is not None:
             for rel in changed:
                 self._members.pop(rel, None)
+                self._stores.pop(rel, None)
+                self._fn_members.pop(rel, None)
                 for name in self._def_names.pop(rel, ()):
                     self._def_files[name].remove(rel)
             known = set(scan.tree_files)
@@ -332,12 +390,28 @@ class TreeIndex:
         self._def_names[rel] = names
         for name in names:
             self._def_files.setdefault(name, []).append(rel)
+        self._stores[rel] = _stores(rel, data)
         if b"struct" in data:
+            self._fn_members[rel] = [
+                (st.group(1).decode(), m.group(1).decode())
+                for st in _STRUCT_RE.finditer(data)
+                for m in _FN_MEMBER_RE.finditer(st.group(2))
+            ]
             self._members[rel] = [
                 (s.group(1).decode(), m.group(1).decode(), m.group(2).decode())
                 for s in _STRUCT_RE.finditer(data)
                 for m in _MEMBER_RE.finditer(s.group(2))
             ]
+
+    def stores(self) -> list[Store]:
+        """Every place in the tree's files where a function may be stored for a later call."""
+        self._definition_files()
+        return [st for rel in sorted(self._stores) for st in self._stores[rel]]
+
+    def pointer_members(self) -> list[tuple[str, str]]:
+        """(struct, member) of every function-pointer member the tree's structs declare."""
+        self._definition_files()
+        return [m for rel in sorted(self._fn_members) for m in self._fn_members[rel]]
 
     def struct_members(self) -> list[tuple[str, str, str]]:
         """(struct, member type, member name) of every struct-typed member in the tree's files."""

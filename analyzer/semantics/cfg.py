@@ -433,7 +433,8 @@ class _Builder:
         arg_nodes = [c for c in args_node.named_children if c.type != "comment"] if args_node else []
         if name in _CONTAINER_OF and arg_nodes:
             kind = text(arg_nodes[1]) if len(arg_nodes) > 1 else ""
-            return ("cof", self.expr(arg_nodes[0]), kind)
+            member = " ".join(text(arg_nodes[2]).split()) if len(arg_nodes) > 2 else ""
+            return ("cof", self.expr(arg_nodes[0]), kind, member)
         fn_node = node.child_by_field_name("function")
         pointer: Value | None = None
         at = node

@@ -14,6 +14,7 @@ loader validates every entry and raises KnowledgeError with a clear message.
     effects = []                                           # no effect on IOTLBs or bindings
     returns = { iterates = "$0", range = ["$1", "$2"] }    # first entry of $0 in [$1, $2]
     returns = { continues = "$0", range = ["$1", "$2"] }   # next entry after $0
+    returns = { constant = 0 }                             # what it returns on an analysed path
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ _KINDS = {
     "binds": {"to"},
     "writes": set(),
     "drops_reference": set(),
+    "defers": set(),
 }
-_RETURNS = {"iterates", "continues"}
+_RETURNS = {"iterates", "continues", "constant"}
 
 
 def rules_dir() -> Path:
@@ -113,6 +115,8 @@ class KnowledgeBase:
         if prim.returns is None:
             return None
         how, ref, (i, j) = prim.returns
+        if how == "constant":
+            return V.const(ref)
         missing = V.unknown("argument missing")
         a = args[ref] if ref < len(args) else missing
         lo = V.u64(V.fold(args[i])) if i < len(args) else missing
@@ -176,7 +180,12 @@ def _primitive(raw: dict[str, Any], where: str) -> Primitive:
         ):
             raise KnowledgeError(f"{where}: returns takes one of {sorted(_RETURNS)} and a range")
         how = next(k for k in returns if k in _RETURNS)
-        ret = (how, _ref(returns[how], where), _pair(returns.get("range"), where))
+        if how == "constant":
+            if not isinstance(returns["constant"], int) or set(returns) != {"constant"}:
+                raise KnowledgeError(f"{where}: returns = {{ constant = N }} takes one integer")
+            ret = (how, returns["constant"], (0, 0))
+        else:
+            ret = (how, _ref(returns[how], where), _pair(returns.get("range"), where))
     if "effects" not in raw and ret is None:
         raise KnowledgeError(f"{where}: say its effects (an empty list if it has none) or what it returns")
     return Primitive(name, tuple(_signature(e, where) for e in effects), ret, reason.strip())

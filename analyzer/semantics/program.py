@@ -9,11 +9,16 @@ from pathlib import PurePosixPath
 
 from analyzer.facts import Function
 from analyzer.index import TreeIndex
+from analyzer.semantics import values as V
 from analyzer.semantics.kb import KnowledgeBase
 from analyzer.semantics.summaries import FunctionLike, Summaries
+from analyzer.semantics.values import Value
 
 IOTLB_HEADER = "include/linux/vhost_iotlb.h"
 _IOTLB_DECL_RE = re.compile(rb"\b(vhost_iotlb_\w+)\s*\(")
+_GLOBAL_RE = re.compile(
+    rb"\bstruct[ \t]+(\w+)[ \t]+(?:__\w+[ \t]+)*(\w+)[ \t]*(?:\[[^\]]*\][ \t]*)?=[ \t]*\{"
+)
 
 
 class TreeProgram:
@@ -25,6 +30,8 @@ class TreeProgram:
         self._iotlb_api: frozenset[str] | None = None
         self._constants: dict[str, dict[str, int]] = {}
         self._holders: frozenset[str] | None = None
+        self._types: tuple[dict[tuple[str, str], str], dict[str, str], dict[str, set[str]]] | None = None
+        self._globals: dict[str, str] | None = None
 
     def resolve(self, name: str, caller: FunctionLike) -> tuple[FunctionLike | None, str | None]:
         res = self.index.resolve(name, caller.path)
@@ -88,6 +95,84 @@ class TreeProgram:
                         grew = True
             self._holders = frozenset(name for _, kind, name in members if kind in holders)
         return self._holders
+
+    # -- types and calls through pointers ----------------------------------------------------
+    def _type_index(self) -> tuple[dict[tuple[str, str], str], dict[str, str], dict[str, set[str]]]:
+        if self._types is None:
+            members = {(st, name): kind for st, kind, name in self.index.struct_members()}
+            globals_: dict[str, str] = {}
+            pointers: dict[str, set[str]] = {}
+            for st, member in self.index.pointer_members():
+                pointers.setdefault(member, set()).add(st)
+            self._types = (members, globals_, pointers)
+        return self._types
+
+    def type_of(self, v: Value, fn: FunctionLike) -> str | None:
+        """The struct a value points to or is, where the code says it: a parameter's declared
+        type, container_of's type, a member's declared type."""
+        kind = v[0]
+        if kind == "param":
+            types = getattr(fn, "param_types", ())
+            return (types[v[1]] or None) if v[1] < len(types) else None
+        if kind == "cof":
+            return V.struct_of(v[2]) or None
+        if kind in ("addr", "deref", "idx"):
+            return self.type_of(v[1], fn)
+        if kind == "cast":
+            return V.struct_of(v[1]) or self.type_of(v[2], fn)
+        if kind == "mem":
+            base = self.type_of(v[1], fn)
+            return self._type_index()[0].get((base, v[2])) if base else None
+        if kind == "id":
+            return self._global_types().get(v[1])
+        return None
+
+    def _global_types(self) -> dict[str, str]:
+        """Struct tables defined at file scope (`static const struct x_hw_ops hw = {`), by name."""
+        if self._globals is None:
+            self._globals = {}
+            for rel in sorted({s.path for s in self.index.stores() if s.kind == "init"}):
+                for m in _GLOBAL_RE.finditer(self.index.raw(rel) or b""):
+                    self._globals.setdefault(m.group(2).decode(), m.group(1).decode())
+        return self._globals
+
+    def pointer_targets(self, pointer: Value, fn: FunctionLike, nargs: int) -> list[tuple[FunctionLike, str]]:
+        """Every function stored where a call through this pointer reads it (Smatch's table of
+        (struct type, member) -> functions), with where it was stored; none when unknown."""
+        if pointer[0] == "id":  # a function named directly, or a local holding one
+            callee, _ = self.resolve(pointer[1], fn)
+            return [(callee, f"{pointer[1]} through a pointer")] if callee is not None else []
+        if pointer[0] != "mem":
+            return []
+        field = pointer[2]
+        struct = self.type_of(pointer[1], fn)
+        pointers = self._type_index()[2]
+        out: list[tuple[FunctionLike, str]] = []
+        for store in self.index.stores():
+            if store.field != field or store.kind == "work":
+                continue
+            if store.kind == "init" and struct is not None and store.struct != struct:
+                continue
+            if store.kind == "assign" and struct is not None and struct not in pointers.get(field, {struct}):
+                continue
+            callee = self.index.resolve(store.function, store.path).function
+            if callee is None or (len(callee.params) != nargs and "__VA_ARGS__" not in callee.params):
+                continue
+            out.append((callee, f"via ->{field}, assigned at {store.path}:{store.line}"))
+        return out
+
+    def work_handlers(self, work: Value, fn: FunctionLike) -> list[tuple[FunctionLike, str]]:
+        """The handlers INIT_WORK and friends bind to the work item a queue call is given."""
+        ch = V.chain(work)
+        if not ch:
+            return []
+        out: list[tuple[FunctionLike, str]] = []
+        for store in self.index.stores():
+            if store.kind == "work" and store.field == ch[-1]:
+                handler = self.index.resolve(store.function, store.path).function
+                if handler is not None:
+                    out.append((handler, f"runs {store.function}, bound at {store.path}:{store.line}"))
+        return out
 
     def macro_note(self, fn: FunctionLike) -> str:
         if isinstance(fn, Function) and fn.macro:

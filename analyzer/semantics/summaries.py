@@ -118,6 +118,10 @@ class Program(Protocol):
     def resolve(self, name: str, caller: FunctionLike) -> tuple[FunctionLike | None, str | None]: ...
     def is_iotlb_api(self, name: str) -> bool: ...
     def iotlb_members(self) -> frozenset[str]: ...
+    def pointer_targets(
+        self, pointer: Value, fn: FunctionLike, nargs: int
+    ) -> list[tuple[FunctionLike, str]]: ...
+    def work_handlers(self, work: Value, fn: FunctionLike) -> list[tuple[FunctionLike, str]]: ...
     def constants(self, fn: FunctionLike) -> Mapping[str, int]: ...
     def macro_note(self, fn: FunctionLike) -> str: ...
 
@@ -514,10 +518,18 @@ class _Pass:
         site = self._site(line, column, shown, self._must(must, guards, env, results))
         seen = self.owner.observe if self.lifting else None
         if pointer is not None:
-            why = f"call through a function pointer ({shown})"
+            ptr = self.resolve(pointer, env, results)
+            targets = self.program.pointer_targets(ptr, self.fn, len(args))
+            if targets:
+                if seen:
+                    seen(site, "followed through a pointer")
+                for target, how in targets:
+                    via = site._replace(callee=f"{target.name} ({how})")
+                    self._follow(target, args, here, via, order, effects, results, k)
+                return
+            why = f"call through a function pointer ({shown}) that nothing in the tree is stored in"
             if seen:
                 seen(site, "unknown: call through a pointer")
-            ptr = self.resolve(pointer, env, results)
             self._add(
                 effects, Effect("unknown", ptr, V.ZERO, V.ZERO, V.ZERO, here, (site,), order, why, args)
             )
@@ -528,6 +540,9 @@ class _Pass:
             if seen:
                 seen(site, "modelled by the knowledge base")
             for inst in program.kb.apply(prim, args):
+                if inst.kind == "defers":
+                    self._defer(inst.obj, name, here, site, order, effects, results, k)
+                    continue
                 kind = {"deletes": "delete", "adds": "add", "binds": "bind", "writes": "write"}.get(
                     inst.kind, inst.kind
                 )
@@ -542,15 +557,10 @@ class _Pass:
         if seen:
             seen(site, self._category(name, callee, problem, args))
         if callee is not None:
-            summary, low = self.owner._summary(callee)
-            self.low = min(self.low, low)
             note = program.macro_note(callee)
             if note:
                 site = site._replace(callee=f"{shown} ({note})")
-            if self.lifting:
-                self._lift(summary, args, here, site, order, effects)
-            if summary.ret is not None:
-                results[k] = self._instantiate_value(summary.ret, args)
+            self._follow(callee, args, here, site, order, effects, results, k)
             return
         if problem is not None:
             why = f"cannot analyse {name}(): {problem}"
@@ -566,6 +576,46 @@ class _Pass:
         elif any(self._reaches_iotlb(a) for a in args):
             self._add(
                 effects, Effect("extern", V.ZERO, V.ZERO, V.ZERO, V.ZERO, here, (site,), order, name, args)
+            )
+
+    def _follow(
+        self,
+        callee: FunctionLike,
+        args: tuple[Value, ...],
+        here: Cond,
+        site: Site,
+        order: tuple[int, int],
+        effects: dict[Any, Effect],
+        results: dict[int, Value],
+        k: int,
+    ) -> None:
+        summary, low = self.owner._summary(callee)
+        self.low = min(self.low, low)
+        if self.lifting:
+            self._lift(summary, args, here, site, order, effects)
+        if summary.ret is not None:
+            results[k] = self._instantiate_value(summary.ret, args)
+
+    def _defer(
+        self,
+        work: Value,
+        name: str,
+        here: Cond,
+        site: Site,
+        order: tuple[int, int],
+        effects: dict[Any, Effect],
+        results: dict[int, Value],
+        k: int,
+    ) -> None:
+        """queue_work and friends: the handler bound to the work item runs, on behalf of the op."""
+        handlers = self.program.work_handlers(work, self.fn)
+        for handler, how in handlers:
+            via = site._replace(callee=f"{handler.name} ({how})")
+            self._follow(handler, (work,), here, via, order, effects, results, k)
+        if not handlers:
+            why = f"{name}() queues a work item that no INIT_WORK in the tree binds to a handler"
+            self._add(
+                effects, Effect("unknown", work, V.ZERO, V.ZERO, V.ZERO, here, (site,), order, why, (work,))
             )
 
     def _category(

@@ -11,7 +11,7 @@ to substitute):
     ("mem", base, field)    base->field or base.field (an access path step)
     ("idx", base, index)    base[index]
     ("addr", e) ("deref", e)
-    ("cof", e, type)        container_of(e, type, member): the same object seen as its container
+    ("cof", e, type, m)     container_of(e, type, m): the object e is member m of
     ("un", op, e) ("bin", op, a, b) ("cond", c, a, b) ("cast", type, e)
     ("callv", name, args)   what an unfollowed call returned
     ("iter", obj, lo, hi)   an entry of an IOTLB iteration over [lo, hi] (itree_first/next)
@@ -234,6 +234,13 @@ def fold(v: Value, truth_of_cond: Callable[[Any], bool | None] | None = None) ->
         return a if a == b and stable(a) else ("cond", c, a, b)
     if kind == "bin":
         return _fold_binary(v[1], fold(v[2], truth_of_cond), fold(v[3], truth_of_cond), truth_of_cond)
+    if kind == "cof":
+        inner = fold(v[1], truth_of_cond)
+        member = v[3] if len(v) > 3 else ""
+        if inner[0] == "addr" and inner[1][0] == "mem" and inner[1][2] == member:
+            base: Value = inner[1][1]
+            return base  # container_of(&d->w, T, w) is d
+        return ("cof", inner, *v[2:])
     if kind == "mem":
         base = fold(v[1], truth_of_cond)
         if base[0] == "mem" and base[2] == v[2]:
@@ -499,3 +506,19 @@ def show(v: Value, names: Mapping[int, str] | None = None) -> str:
 def _paren(v: Value, names: Mapping[int, str] | None) -> str:
     text = show(v, names)
     return f"({text})" if v[0] in ("bin", "cond") else text
+
+
+def struct_of(type_text: str) -> str:
+    """`struct_vdpasim__` (a type argument after idiom masking) or `struct vdpasim *` -> vdpasim."""
+    words = (
+        type_text.replace("*", " ").replace("_", " ").split()
+        if "struct_" in type_text
+        else type_text.replace("*", " ").split()
+    )
+    words = [w for w in words if w not in ("const", "volatile", "struct", "union")]
+    if "struct_" in type_text:
+        raw = type_text.replace("*", "").strip().strip("_")
+        for prefix in ("const_struct_", "struct_"):
+            if raw.startswith(prefix):
+                return raw[len(prefix) :].rstrip("_")
+    return words[-1] if words else ""
