@@ -248,6 +248,55 @@ def check_reset_keeps_asid_binding(ctx: DriverContext) -> list[Issue]:
     ]
 
 
+def _asid_index(e: Effect, asid: int) -> str:
+    """Which address space an IOTLB effect touches: "this" (indexed by the asid argument),
+    "other" (a constant or loop index), or "shared" (an IOTLB not indexed per ASID)."""
+    indices = V.indices(e.obj)
+    if not indices:
+        return "shared"
+    return "this" if all(i == ("param", asid) for i in indices.values()) else "other"
+
+
+def check_reset_map_not_initial(ctx: DriverContext) -> list[Issue]:
+    t = ctx.table
+    entry = t.entry("reset_map")
+    if not ctx.api.has("reset_map"):
+        ctx.not_applicable["VDPA010"] = f"{ctx.api.header or 'the API'} has no .reset_map"
+        return []
+    fn = ctx.function("reset_map")
+    if entry is None or fn is None or len(fn.params) < 2:
+        return []
+    region = ctx.region()
+    if not region or K.ANY_IOTLB in region or ctx.unfollowed("reset_map"):
+        return []  # the maps are not in IOTLBs the analysis sees, or it could not follow it all
+    touched = [e for e in ctx.effects("reset_map") or () if e.kind in ("delete", "add")]
+    why = ""
+    if not touched:
+        why = "does nothing to the address space's IOTLB"
+    elif others := [e for e in touched if _asid_index(e, 1) == "other"]:
+        where = others[0].site
+        why = (
+            f"changes address spaces other than the one it is given "
+            f"({V.show(others[0].obj, dict(enumerate(fn.params)))} at {where.path}:{where.line})"
+        )
+    else:
+        initial = ctx.initial_passthrough()
+        mine = [e for e in touched if _asid_index(e, 1) == "this"]
+        for obj in dict.fromkeys(e.obj for e in mine):
+            if not any(V.may_alias(obj, w.obj) for w in initial):
+                continue
+            last = [e for e in mine if e.obj == obj][-1]  # effects are in path order
+            if not K.identity_whole(last):
+                why = (
+                    "leaves the address space empty, but the device starts in 1:1 passthrough "
+                    f"({initial[0].site.path}:{initial[0].site.line})"
+                )
+                break
+    if not why:
+        return []
+    return [_entry_issue("VDPA010", entry, t, f"{t.name}: .reset_map ({entry.function}) {why}")]
+
+
 # -- what the reference model replays ----------------------------------------------------------
 
 
@@ -307,4 +356,5 @@ CHECKS: dict[str, Callable[[DriverContext], list[Issue]]] = {
     "VDPA006": check_dma_ops_unpaired,
     "VDPA007": check_desc_group_without_asid,
     "VDPA008": check_reset_keeps_asid_binding,
+    "VDPA010": check_reset_map_not_initial,
 }

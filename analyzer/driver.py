@@ -125,6 +125,22 @@ class DriverContext:
             out.extend(self._windows[path])
         return tuple(out)
 
+    def initial_passthrough(self) -> list[Effect]:
+        """1:1 passthrough adds ([0, all ones] onto itself) done by the driver's creation code:
+        functions of the table's file that no op of the table reaches (vdpasim_create)."""
+        reached: set[str] = {
+            f.name for op in self.table.entries for f in [self.function(op.op)] if f is not None
+        }
+        for op in ("reset", "compat_reset", "set_map", "dma_map", "reset_map", "set_group_asid"):
+            for flags in (None, 0, self.api.clean_map):
+                for e in self.effects(op, flags) or ():
+                    reached.update(s.function for s in e.trace)
+        out: list[Effect] = []
+        for fn in self._adders(self.table.path):
+            if fn.name not in reached:
+                out.extend(e for e in self.program.summaries.of(fn).effects if K.identity_whole(e))
+        return out
+
     def _adders(self, path: str) -> list[Function]:
         """The functions of a file that can add to an IOTLB: those calling an adding primitive,
         and those calling them, within the file (read from the graphs, no summary needed)."""

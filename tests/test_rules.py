@@ -92,7 +92,7 @@ def test_no_user_facing_text_cites_seeds(tmp_path: Path) -> None:
 
 
 def test_ids_are_the_public_set() -> None:
-    assert sorted(RULES) == [f"VDPA00{i}" for i in range(10)]
+    assert sorted(RULES) == [f"VDPA{i:03d}" for i in range(11)]
 
 
 GOOD_RULE = """

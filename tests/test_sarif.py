@@ -29,7 +29,7 @@ def test_meets_github_code_scanning_rules() -> None:
     assert log["version"] == "2.1.0"
     [run] = log["runs"]
     rules = run["tool"]["driver"]["rules"]
-    assert [r["id"] for r in rules] == [f"VDPA00{i}" for i in range(10)]
+    assert [r["id"] for r in rules] == [f"VDPA{i:03d}" for i in range(11)]
     for r in rules:
         assert r["shortDescription"]["text"] and r["fullDescription"]["text"]
         assert r["help"]["text"] and r["help"]["markdown"]

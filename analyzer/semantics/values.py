@@ -404,7 +404,7 @@ def root(v: Value) -> Value | None:
             return None
 
 
-def _indices(v: Value) -> dict[int, Value]:
+def indices(v: Value) -> dict[int, Value]:
     """Index values by their depth in the chain (for telling iommu[0] from iommu[1])."""
     out: dict[int, Value] = {}
     steps: list[tuple[str, Value | None]] = []
@@ -443,7 +443,7 @@ def may_alias(a: Value, b: Value) -> bool:
     n = min(len(ca), len(cb))
     if ca[-n:] != cb[-n:]:
         return False
-    ia, ib = _indices(a), _indices(b)
+    ia, ib = indices(a), indices(b)
     shift_a, shift_b = len(ca) - n, len(cb) - n
     for depth, x in ia.items():
         y = ib.get(depth - shift_a + shift_b)
