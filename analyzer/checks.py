@@ -13,6 +13,7 @@ from analyzer.api import CLEAN_MAP_FLAG
 from analyzer.driver import Clear, DriverContext, Issue, chain_text, trace_of
 from analyzer.facts import OpsEntry, OpsTable
 from analyzer.model import DriverEffects, OpEffects
+from analyzer.semantics import conds as C
 from analyzer.semantics import contract as K
 from analyzer.semantics import values as V
 from analyzer.semantics.summaries import Effect
@@ -187,8 +188,10 @@ def check_desc_group_without_asid(ctx: DriverContext) -> list[Issue]:
         ctx.not_applicable["VDPA007"] = f"{ctx.api.header or 'the API'} has no .get_vq_desc_group"
         return []
     entry = t.entry("get_vq_desc_group")
-    if entry is None or t.entry("set_group_asid") is not None:
+    if entry is None:
         return []
+    if t.entry("set_group_asid") is not None:
+        return _desc_group_configurations(ctx)
     return [
         _entry_issue(
             "VDPA007",
@@ -198,6 +201,27 @@ def check_desc_group_without_asid(ctx: DriverContext) -> list[Issue]:
             f"group can never be moved to another address space{ctx.note('get_vq_desc_group')}",
         )
     ]
+
+
+def _desc_group_configurations(ctx: DriverContext) -> list[Issue]:
+    """VDPA007 in the configurations a copied table takes at run time: .set_group_asid set to
+    NULL under conditions that do not also drop .get_vq_desc_group leaves a device whose
+    descriptor group can never move."""
+    absent = ctx.runtime_absent()
+    if "set_group_asid" not in absent:
+        return []
+    when, clear, names = absent["set_group_asid"]
+    desc = absent.get("get_vq_desc_group")
+    if desc is not None and desc[0] <= when:
+        return []  # whenever .set_group_asid goes, .get_vq_desc_group goes too
+    shown = " && ".join(C.show_literals(when, names)) or "always"
+    unless = f" and not ({' && '.join(C.show_literals(desc[0], desc[2]))})" if desc is not None else ""
+    msg = (
+        f"{ctx.table.name}: when {shown}{unless}, the device is registered with .get_vq_desc_group "
+        f"but .set_group_asid is set to NULL ({clear.function}() at {clear.path}:{clear.line}): "
+        f"the descriptor group can never be moved to another address space"
+    )
+    return [Issue("VDPA007", clear.path, clear.line, clear.column, msg)]
 
 
 def _field(v: V.Value) -> str | None:

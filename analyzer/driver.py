@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from analyzer.api import VdpaApi
-from analyzer.facts import Function, OpsTable
+from analyzer.facts import Function, OpsRuntimeClear, OpsTable
 from analyzer.findings import TraceStep
 from analyzer.index import TreeIndex
+from analyzer.semantics import conds as C
 from analyzer.semantics import contract as K
 from analyzer.semantics import values as V
 from analyzer.semantics.program import TreeProgram
@@ -190,6 +191,23 @@ class DriverContext:
             for e in self.effects(op, flags) or ()
             if e.kind == "gap" or (e.kind in ("unknown", "extern") and K.matters(e, members))
         ]
+
+    def runtime_absent(self) -> dict[str, tuple[frozenset[C.Lit], OpsRuntimeClear, dict[int, str]]]:
+        """Ops set to NULL at run time in a copy of this table, each with the literals that
+        hold where it happens (its configuration): `if (!caps.desc) ops.get_vq_desc_group = NULL`."""
+        out: dict[str, tuple[frozenset[C.Lit], OpsRuntimeClear, dict[int, str]]] = {}
+        facts = self.index.facts(self.table.path)
+        for c in facts.runtime_clears if facts else ():
+            if c.table != self.table.name or c.op in out:
+                continue
+            fn = facts.functions_by_name.get(c.function) if facts else None
+            literals: frozenset[C.Lit] = frozenset()
+            if fn is not None:
+                for e in self.program.full.of(fn).effects:
+                    if e.kind == "write" and e.site.line == c.line and e.site.shown is not None:
+                        literals = e.site.shown.literals
+            out[c.op] = (literals, c, dict(enumerate(fn.params)) if fn is not None else {})
+        return out
 
     def note(self, op: str) -> str:
         why = self.conditional.get(op)
