@@ -128,7 +128,7 @@ def test_conditional_ops_are_reported() -> None:
         "reset_map": "chosen when the kernel is built: IS_ENABLED(CONFIG_TB_RESET_MAP) ? tb_reset_map : NULL",
     }
     names = sorted(d["ops_table"] for d in data["drivers"])
-    assert names == [
+    assert [n for n in names if n.startswith("tb_")] == [
         "tb_copied_ops",
         "tb_shared_a_ops",
         "tb_shared_b_ops",
