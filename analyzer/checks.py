@@ -324,27 +324,52 @@ def check_reset_map_not_initial(ctx: DriverContext) -> list[Issue]:
 # -- what the reference model replays ----------------------------------------------------------
 
 
-def _op_effects(ctx: DriverContext, op: str, flags: int | None = None) -> OpEffects:
+def _asids_of(e: Effect, asid_arg: int | None) -> tuple[int, ...]:
+    """The address spaces an IOTLB effect touches: by its index (the op's asid argument, a
+    constant, or a loop over all of them); an IOTLB not kept per ASID is the default one."""
+    idx = list(V.indices(e.obj).values())
+    if not idx:  # not kept per ASID: .reset_map(asid) acts on its own; the rest on the default one
+        return (asid_arg,) if asid_arg in (0, 1) else (0,)
+    value = idx[-1]
+    if value[0] == "int":
+        return (value[1],) if value[1] in (0, 1) else ()
+    if asid_arg is not None and value == V.const(asid_arg):
+        return (asid_arg,)
+    return (0, 1)
+
+
+def _op_effects(ctx: DriverContext, op: str, flags: int | None = None, asid: int | None = None) -> OpEffects:
+    """What the model replays of one op: in path order, per address space, clear (a delete of
+    the upper layer's maps), restore (1:1 passthrough added back) or unknown."""
     if ctx.table.entry(op) is None:
         return OpEffects()
-    effects = ctx.effects(op, flags)
+    effects = ctx.effects(op, asid if asid is not None else flags)
     if effects is None:
         return OpEffects(True, None, None, None)
-    undecided = bool(ctx.unfollowed(op, flags))
-    clears = bool(ctx.clears(op, flags)) if ctx.onchip else False
-    # Effects in path order: the state the op leaves is the last clear or restore.
+    undecided = bool(ctx.unfollowed(op, asid if asid is not None else flags))
+    clears = bool(ctx.clears(op, asid if asid is not None else flags)) if ctx.onchip else False
+    cleared = (
+        {c.effect.key() for c in ctx.clears(op, asid if asid is not None else flags)} if ctx.onchip else set()
+    )
+    per: list[list[str]] = [[], []]
     last: bool | None = None
     for e in effects:
-        if e.kind == "delete" and K.overlaps_region(e, ctx.region()):
-            last = False
+        if e.key() in cleared:  # a delete of the upper layer's maps (kernel windows excluded)
+            action, last = "clear", False
         elif K.identity_whole(e):
-            last = True
-    restores = last is True
+            action, last = "restore", True
+        else:
+            continue
+        for a in _asids_of(e, asid):
+            per[a].append(action)
+    if undecided:
+        per = [[*p, "unknown"] for p in per]
     return OpEffects(
         True,
         True if clears else (None if undecided else False),
-        True if restores else (None if undecided else False),
+        True if last is True else (None if undecided else False),
         _resets_bindings(ctx, effects, undecided),
+        (tuple(per[0]), tuple(per[1])),
     )
 
 
@@ -361,12 +386,20 @@ def _resets_bindings(ctx: DriverContext, effects: tuple[Effect, ...], undecided:
 
 def driver_effects(ctx: DriverContext) -> DriverEffects:
     ops = frozenset(e.op for e in ctx.table.entries if e.function is not None)
+    initial = ctx.initial_passthrough() if ctx.table.entry("reset_map") is not None else []
+    source = (
+        f"{initial[0].trace[0].function}() at {initial[0].site.path}:{initial[0].site.line}"
+        if initial
+        else "the contract's default (d2cf1b6e3b85)"
+    )
     return DriverEffects(
         ctx.api.ops,
         ops,
         _op_effects(ctx, "reset"),
         _op_effects(ctx, "compat_reset", ctx.api.clean_map),
         _op_effects(ctx, "reset_map"),
+        (_op_effects(ctx, "reset_map", asid=0), _op_effects(ctx, "reset_map", asid=1)),
+        initial_source=source,
     )
 
 

@@ -84,6 +84,7 @@ def test_fixture_report_in_browser(tmp_path: Path) -> None:
             "maps-survive-reset": "met",
             "old-userspace-reset": "met",
             "release-then-reuse": "met",
+            "release-one-asid": "met",
             "desc-group-asid-reset": "met",
             "dma-map-unmap": "not applicable",
         },

@@ -52,7 +52,7 @@ def test_report_content(tmp_path: Path) -> None:
     assert 'data-table="legacy_ops" data-verdict="violating"' in html
     assert 'data-table="good_ops" data-verdict="compliant"' in html
     assert "include/linux/vdpa.h: has .compat_reset" in html
-    assert "Diverges at step 2" in html
+    assert "Diverges at step 3" in html
     assert '<span class="hit"><i>7</i>	vhost_iotlb_del_range' not in html  # tabs are expanded
     assert '<span class="hit"><i>7</i>        vhost_iotlb_del_range(ld-&gt;iotlb, 0, ULLONG_MAX);' in html
     assert "drivers/vdpa/good_vdpa/good_main.c:46" in html  # each op with its function's location

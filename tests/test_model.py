@@ -31,7 +31,8 @@ def _driver(
     reset_map: OpEffects = ABSENT,
     api: frozenset[str] = API_67,
 ) -> dict[str, tuple[str, int | None]]:
-    result = replay(DriverEffects(api, frozenset(ops), reset, compat, reset_map))
+    per_asid = (reset_map, reset_map)  # the same effect whichever ASID it is given
+    result = replay(DriverEffects(api, frozenset(ops), reset, compat, reset_map, per_asid))
     return {o.key: (o.status, o.first_divergence) for o in result}
 
 
@@ -46,6 +47,7 @@ def test_compliant_parent_meets_every_obligation() -> None:
         "maps-survive-reset": (MET, None),
         "old-userspace-reset": (MET, None),
         "release-then-reuse": (MET, None),
+        "release-one-asid": (MET, None),
         "desc-group-asid-reset": (MET, None),
         "dma-map-unmap": (NOT_APPLICABLE, None),
     }
@@ -53,9 +55,9 @@ def test_compliant_parent_meets_every_obligation() -> None:
 
 def test_reset_that_clears_diverges_at_the_reset_step() -> None:
     [maps, *_] = replay(DriverEffects(API_67, frozenset({"reset", "set_map"}), CLEARS, ABSENT, ABSENT))
-    assert (maps.status, maps.first_divergence) == (VIOLATED, 2)
-    assert maps.steps[1].action.startswith("vhost-vdpa resets the device")
-    assert "ASID 0: empty" in maps.steps[1].driver and "ASID 0: userspace maps" in maps.steps[1].expected
+    assert (maps.status, maps.first_divergence) == (VIOLATED, 3)
+    assert maps.steps[2].action.startswith("vhost-vdpa resets the device")
+    assert "ASID 0: empty" in maps.steps[2].driver and "ASID 0: userspace maps" in maps.steps[2].expected
     assert "device DMA faults" in maps.observed
     assert verdict(
         replay(DriverEffects(API_67, frozenset({"reset", "set_map"}), CLEARS, ABSENT, ABSENT))
@@ -123,3 +125,41 @@ def test_fixture_drivers_replayed() -> None:
     guards = _obligations("reset-guards")
     assert guards["gd_needless_ops"]["old-userspace-reset"] == VIOLATED
     assert guards["gd_or_ops"]["maps-survive-reset"] == VIOLATED  # .reset clears d->iotlb when d->force
+
+
+def _per_asid(asid0: tuple[str, ...], asid1: tuple[str, ...]) -> OpEffects:
+    return OpEffects(True, "clear" in asid0 + asid1, False, True, (asid0, asid1))
+
+
+def test_replays_are_per_asid_and_ordered() -> None:
+    """Each op is an ordered transition per address space (its instantiated summary)."""
+    ops = frozenset({"reset", "set_map", "reset_map"})
+    only_asid1 = _per_asid((), ("clear",))
+    [maps, *_] = replay(DriverEffects(API_67, ops, only_asid1, ABSENT, ABSENT))
+    assert (maps.status, maps.first_divergence) == (VIOLATED, 3)
+    assert maps.steps[2].driver_state is not None
+    assert maps.steps[2].driver_state.iotlb == ("userspace maps", "empty")  # ASID 0 kept, ASID 1 lost
+    # restore then clear is not clear then restore
+    right = _per_asid(("clear", "restore"), ())
+    backwards = _per_asid(("restore", "clear"), ())
+    good = replay(
+        DriverEffects(API_67, ops, KEEPS, ABSENT, right, (right, _per_asid((), ("clear", "restore"))))
+    )
+    bad = replay(
+        DriverEffects(API_67, ops, KEEPS, ABSENT, backwards, (backwards, _per_asid((), ("restore", "clear"))))
+    )
+    status = lambda r, k: next(o.status for o in r if o.key == k)  # noqa: E731
+    assert status(good, "release-then-reuse") == MET and status(good, "release-one-asid") == MET
+    assert status(bad, "release-then-reuse") == VIOLATED and status(bad, "release-one-asid") == VIOLATED
+
+
+def test_release_of_one_asid_must_not_touch_the_other() -> None:
+    ops = frozenset({"reset", "set_map", "reset_map"})
+    every = _per_asid(("clear", "restore"), ("clear", "restore"))  # a loop over every ASID
+    [one] = [
+        o
+        for o in replay(DriverEffects(API_67, ops, KEEPS, ABSENT, every, (every, every)))
+        if o.key == "release-one-asid"
+    ]
+    assert (one.status, one.first_divergence) == (VIOLATED, 3)
+    assert "ASID 0 is initial 1:1 passthrough" in one.observed

@@ -67,7 +67,11 @@ def same_range(a: tuple[Value, Value], b: tuple[Value, Value]) -> bool:
 
 
 def overlaps_region(e: Effect, region: tuple[Written, ...]) -> Written | None:
-    """The first user range a delete may destroy, if any."""
+    """The first user range a delete may destroy, if any. An object allocated on the op's own
+    path (an error path freeing what it just built) holds none of the upper layer's maps."""
+    base = V.root(e.obj)
+    if base is not None and base[0] == "fresh":
+        return None
     for w in region:
         if w is ANY_IOTLB:
             return w

@@ -15,6 +15,7 @@ loader validates every entry and raises KnowledgeError with a clear message.
     returns = { iterates = "$0", range = ["$1", "$2"] }    # first entry of $0 in [$1, $2]
     returns = { continues = "$0", range = ["$1", "$2"] }   # next entry after $0
     returns = { constant = 0 }                             # what it returns on an analysed path
+    returns = { fresh = true }                             # a new object: it holds no earlier map
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ _KINDS = {
     "drops_reference": set(),
     "defers": set(),
 }
-_RETURNS = {"iterates", "continues", "constant"}
+_RETURNS = {"iterates", "continues", "constant", "fresh"}
 
 
 def rules_dir() -> Path:
@@ -117,6 +118,8 @@ class KnowledgeBase:
         how, ref, (i, j) = prim.returns
         if how == "constant":
             return V.const(ref)
+        if how == "fresh":
+            return ("fresh", prim.name)
         missing = V.unknown("argument missing")
         a = args[ref] if ref < len(args) else missing
         lo = V.u64(V.fold(args[i])) if i < len(args) else missing
@@ -184,6 +187,10 @@ def _primitive(raw: dict[str, Any], where: str) -> Primitive:
             if not isinstance(returns["constant"], int) or set(returns) != {"constant"}:
                 raise KnowledgeError(f"{where}: returns = {{ constant = N }} takes one integer")
             ret = (how, returns["constant"], (0, 0))
+        elif how == "fresh":
+            if returns["fresh"] is not True or set(returns) != {"fresh"}:
+                raise KnowledgeError(f"{where}: returns = {{ fresh = true }} takes nothing else")
+            ret = (how, 0, (0, 0))
         else:
             ret = (how, _ref(returns[how], where), _pair(returns.get("range"), where))
     if "effects" not in raw and ret is None:

@@ -15,6 +15,7 @@ to substitute):
     ("un", op, e) ("bin", op, a, b) ("cond", c, a, b) ("cast", type, e)
     ("callv", name, args)   what an unfollowed call returned
     ("iter", obj, lo, hi)   an entry of an IOTLB iteration over [lo, hi] (itree_first/next)
+    ("fresh", allocator)    an object allocated on this path (it holds no earlier mapping)
     ("C", cond)             a path condition used as a value (see conds.py)
 
 Unknown is a value, not an absence: it carries its reason to the rule.
@@ -200,7 +201,7 @@ def stable(v: Value) -> bool:
     stack = [v]
     while stack:
         e = stack.pop()
-        if e[0] in ("unk", "callv", "C"):
+        if e[0] in ("unk", "callv", "C", "fresh"):
             return False
         stack.extend(p for p in e[1:] if isinstance(p, tuple) and p and isinstance(p[0], str))
     return True
@@ -209,7 +210,7 @@ def stable(v: Value) -> bool:
 def fold(v: Value, truth_of_cond: Callable[[Any], bool | None] | None = None) -> Value:
     """Constant-fold v as far as it goes; what is not known stays symbolic."""
     kind = v[0]
-    if kind in ("int", "param", "id", "unk", "callv", "C", "iter"):
+    if kind in ("int", "param", "id", "unk", "callv", "C", "iter", "fresh"):
         return v
     if kind == "cast":
         inner = fold(v[2], truth_of_cond)
@@ -385,7 +386,7 @@ def chain(v: Value) -> tuple[str, ...] | None:
             v = v[1] if kind == "idx" else v[2]
         elif kind in ("addr", "deref", "cof"):
             v = v[1]
-        elif kind in ("param", "id", "callv"):  # an accessor the analysis cannot see into
+        elif kind in ("param", "id", "callv", "fresh"):  # an accessor the analysis cannot see into
             return tuple(reversed(out))
         else:
             return None
@@ -398,7 +399,7 @@ def root(v: Value) -> Value | None:
             v = v[1]
         elif kind == "cast":
             v = v[2]
-        elif kind in ("param", "id", "callv"):
+        elif kind in ("param", "id", "callv", "fresh"):
             return v
         else:
             return None
@@ -496,6 +497,8 @@ def show(v: Value, names: Mapping[int, str] | None = None) -> str:
         return f"{_paren(v[1], names)} ? {show(v[2], names)} : {show(v[3], names)}"
     if kind == "callv":
         return f"{v[1]}({', '.join(show(a, names) for a in v[2])})"
+    if kind == "fresh":
+        return f"<new object from {v[1]}()>"
     if kind == "iter":
         return f"entry of {show(v[1], names)} in [{show(v[2], names)}, {show(v[3], names)}]"
     if kind == "C":
