@@ -151,9 +151,22 @@ def _matching_paren(data: bytes | bytearray, open_at: int) -> int:
     return len(data)
 
 
+_DEFINE_LINE_RE = re.compile(rb"^[ \t]*#[ \t]*define\b(?:[^\n]*\\\r?\n)*[^\n]*", re.M)
+_BLOCK_COMMENT_RE = re.compile(rb"/\*.*?\*/", re.S)
+
+
+def _blank_macro_comments(src: bytes, data: bytearray) -> None:
+    """A comment inside a continued #define ends tree-sitter's macro value there: blank it."""
+    for m in _DEFINE_LINE_RE.finditer(src):
+        if b"/*" in m.group():
+            for c in _BLOCK_COMMENT_RE.finditer(src, m.start(), m.end()):
+                _blank(data, c.start(), c.end())
+
+
 def mask_kernel_idioms(src: bytes) -> bytes:
     """Return src with kernel idioms rewritten into plain C of the same length."""
     data = bytearray(src)
+    _blank_macro_comments(src, data)
     for start, word in _attribute_words(src):
         end = start + len(word)
         if word in _BARE:

@@ -329,7 +329,7 @@ def _macros(root: Node, path: str) -> list[Function]:
                 True,
                 params,
                 (),
-                _macro_cfg(body, params, line),
+                _macro_cfg(body, params, value.start_point[0] + 1),
                 macro=True,
             )
         )

@@ -12,6 +12,7 @@ import dataclasses
 import os
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
@@ -37,11 +38,12 @@ _MEMBER_RE = re.compile(rb"\bstruct[ \t]+(\w+)[ \t*]+(?:__\w+[ \t*]+)*(\w+)[ \t]
 # struct, assignments to a member, and the work/timer initialisers that bind a handler.
 _INIT_RE = re.compile(rb"\bstruct[ \t]+(\w+)[ \t]+(?:__\w+[ \t]+)*(\w+)[ \t]*(?:\[[^\]]*\][ \t]*)?=[ \t]*\{")
 _DESIGNATED_RE = re.compile(rb"\.(\w+)[ \t]*=[ \t]*&?[ \t]*([A-Za-z_]\w*)[ \t]*(?=[,}\n])")
-_ASSIGN_RE = re.compile(rb"(?:->|\.)(\w+)[ \t]*=[ \t]*&?[ \t]*([A-Za-z_]\w*)[ \t]*;")
+_ASSIGN_RE = re.compile(rb"(?:->|\.)[ \t]*(\w+)[ \t]*=[ \t]*&?[ \t]*([A-Za-z_]\w*)[ \t]*;")
+_BASE_RE = re.compile(rb"(\w+)((?:[ \t]*(?:->|\.)[ \t]*\w+)*)[ \t]*$")
 _WORK_RE = re.compile(
     rb"\b(?:INIT_WORK|INIT_DELAYED_WORK|INIT_WORK_ONSTACK|INIT_RCU_WORK|kthread_init_work|"
-    rb"kthread_init_delayed_work|timer_setup|tasklet_setup)[ \t]*\([ \t]*&?[ \t]*[^,;]*?(\w+)[ \t]*\)?[ \t]*,"
-    rb"[ \t]*([A-Za-z_]\w*)"
+    rb"kthread_init_delayed_work|timer_setup|tasklet_setup)[ \t]*\([ \t]*&?[ \t]*\(?[ \t]*"
+    rb"(?:(\w+)((?:[ \t]*(?:->|\.)[ \t]*\w+)*?)[ \t]*(?:->|\.)[ \t]*)?(\w+)[ \t]*\)?[ \t]*,[ \t]*([A-Za-z_]\w*)"
 )
 _FN_MEMBER_RE = re.compile(rb"\([ \t]*\*[ \t]*(\w+)[ \t]*\)[ \t]*\(")
 
@@ -136,13 +138,31 @@ def _stores(rel: str, data: bytes) -> list[Store]:
             )
     for m in _ASSIGN_RE.finditer(data):
         name = m.group(2).decode()
-        if name not in ("NULL", "true", "false"):
-            out.append(Store("assign", "", m.group(1).decode(), name, rel, _line_at(data, m.start())))
+        if name in ("NULL", "true", "false"):
+            continue
+        # the base of `base->field = fn;` (only a plain variable is typed from its declaration)
+        b = _BASE_RE.search(data, max(0, m.start() - 160), m.start())
+        struct = _declared_struct(data, m.start(), b.group(1)) if b and not b.group(2) else ""
+        out.append(Store("assign", struct, m.group(1).decode(), name, rel, _line_at(data, m.start())))
     for m in _WORK_RE.finditer(data):
+        struct = _declared_struct(data, m.start(), m.group(1)) if m.group(1) and not m.group(2) else ""
         out.append(
-            Store("work", "", m.group(1).decode(), m.group(2).decode(), rel, _line_at(data, m.start()))
+            Store("work", struct, m.group(3).decode(), m.group(4).decode(), rel, _line_at(data, m.start()))
         )
     return out
+
+
+@lru_cache(maxsize=512)
+def _declaration_of(base: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb"\bstruct[ \t]+(\w+)[ \t*]+" + re.escape(base) + rb"\b")
+
+
+def _declared_struct(data: bytes, at: int, base: bytes) -> str:
+    """The struct a store's base variable is declared as, read back from the store (the
+    nearest `struct T *base` above it): `p->kick = f` with `struct pt_peer *p` stores into
+    (pt_peer, kick). "" when the declaration is not found."""
+    matches = list(_declaration_of(base).finditer(data, max(0, at - 8192), at))
+    return matches[-1].group(1).decode() if matches else ""
 
 
 def _declaration_only(data: bytes, at: int) -> bool:

@@ -19,8 +19,15 @@ from analyzer.rulebook import load_rules
 from analyzer.semantics.program import TreeProgram
 from analyzer.semantics.summaries import Site
 
-OPS = (("reset", None), ("compat_reset", 0), ("compat_reset", 1), ("set_group_asid", None),
-       ("set_map", None), ("dma_map", None), ("reset_map", None))
+OPS = (
+    ("reset", None),
+    ("compat_reset", 0),
+    ("compat_reset", 1),
+    ("set_group_asid", None),
+    ("set_map", None),
+    ("dma_map", None),
+    ("reset_map", None),
+)
 
 
 def coverage(tree: str) -> tuple[Counter[str], dict[tuple[str, int, str], str], list[str]]:

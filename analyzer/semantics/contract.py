@@ -105,6 +105,9 @@ def matters(e: Effect, iotlb_members: frozenset[str]) -> bool:
     IOTLB (program.iotlb_members)."""
     if e.kind == "gap" or (e.kind == "unknown" and e.obj[0] == "unk" and "IOTLB API" in e.why):
         return True
+    if e.kind == "unknown" and "queues a work item" in e.why:
+        # its handler gets back to whatever holds the work item (container_of): the device
+        return any(V.root(a) == ("param", 0) for a in e.args)
     candidates = list(e.args)
     if e.kind == "unknown":
         candidates.append(e.obj)

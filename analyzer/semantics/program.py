@@ -139,6 +139,9 @@ class TreeProgram:
     def pointer_targets(self, pointer: Value, fn: FunctionLike, nargs: int) -> list[tuple[FunctionLike, str]]:
         """Every function stored where a call through this pointer reads it (Smatch's table of
         (struct type, member) -> functions), with where it was stored; none when unknown."""
+        if pointer[0] == "cond":  # chosen by if/else or ?: — either may be called
+            either = self.pointer_targets(pointer[2], fn, nargs) + self.pointer_targets(pointer[3], fn, nargs)
+            return list(dict.fromkeys(either))
         if pointer[0] == "id":  # a function named directly, or a local holding one
             callee, _ = self.resolve(pointer[1], fn)
             return [(callee, f"{pointer[1]} through a pointer")] if callee is not None else []
@@ -153,8 +156,11 @@ class TreeProgram:
                 continue
             if store.kind == "init" and struct is not None and store.struct != struct:
                 continue
-            if store.kind == "assign" and struct is not None and struct not in pointers.get(field, {struct}):
-                continue
+            if store.kind == "assign" and struct is not None:
+                if store.struct and store.struct != struct:
+                    continue  # stored into another struct's member of that name
+                if not store.struct and struct not in pointers.get(field, {struct}):
+                    continue
             callee = self.index.resolve(store.function, store.path).function
             if callee is None or (len(callee.params) != nargs and "__VA_ARGS__" not in callee.params):
                 continue
@@ -166,9 +172,13 @@ class TreeProgram:
         ch = V.chain(work)
         if not ch:
             return []
+        base = work[1] if work[0] == "addr" else work
+        owner = self.type_of(base[1], fn) if base[0] == "mem" else None
         out: list[tuple[FunctionLike, str]] = []
         for store in self.index.stores():
             if store.kind == "work" and store.field == ch[-1]:
+                if owner and store.struct and store.struct != owner:
+                    continue  # another struct's work member of the same name
                 handler = self.index.resolve(store.function, store.path).function
                 if handler is not None:
                     out.append((handler, f"runs {store.function}, bound at {store.path}:{store.line}"))

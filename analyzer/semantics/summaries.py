@@ -662,8 +662,9 @@ class _Pass:
         args: tuple[Value, ...],
         here: Cond,
         site: Site,
-        order: tuple[int, int],
+        order: tuple[int, ...],
         effects: dict[Any, Effect],
+        prefix: tuple[Site, ...] = (),
     ) -> None:
         keep = self.owner.writes
         for e in summary.effects:
@@ -675,6 +676,9 @@ class _Pass:
             if not c:
                 continue
             inst = self._instantiate_value
+            pointer_call = e.kind == "unknown" and e.why.startswith("call through a function pointer")
+            if pointer_call and self._callback(e, args, c, site, order, effects, prefix):
+                continue
             lifted = Effect(
                 e.kind,
                 inst(e.obj, args),
@@ -682,12 +686,40 @@ class _Pass:
                 inst(e.hi, args),
                 inst(e.value, args),
                 c,
-                (site, *e.trace),
+                (*prefix, site, *e.trace),
                 (*order, *e.order),
                 e.why,
                 tuple(inst(a, args) for a in e.args),
             )
             self._add(effects, lifted)
+
+    def _callback(
+        self,
+        e: Effect,
+        args: tuple[Value, ...],
+        cond: Cond,
+        site: Site,
+        order: tuple[int, ...],
+        effects: dict[Any, Effect],
+        prefix: tuple[Site, ...],
+    ) -> bool:
+        """A pointer the callee could not resolve, because it is one of its parameters: here
+        the caller's argument may name the function (`pt_run(d, pt_cb_clear)` -> `cb(d)`)."""
+        pointer = self._instantiate_value(e.obj, args)
+        call_args = tuple(self._instantiate_value(a, args) for a in e.args)
+        targets = self.program.pointer_targets(pointer, self.fn, len(call_args))
+        if not targets:
+            return False
+        last = e.trace[-1]
+        for target, how in targets:
+            summary, low = self.owner._summary(target)
+            self.low = min(self.low, low)
+            via = last._replace(callee=f"{target.name} ({how})")
+            # this call site, the callee's path to the pointer call, then the target's effects
+            self._lift(
+                summary, call_args, cond, via, (*order, *e.order), effects, (*prefix, site, *e.trace[:-1])
+            )
+        return True
 
 
 def instantiate(summary: Summary, args: tuple[Value, ...]) -> tuple[Effect, ...]:
