@@ -11,9 +11,8 @@ import os
 import sys
 import textwrap
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from analyzer import __version__
 from analyzer.formats import FORMATS, GATE_FORMATS
 from analyzer.output import OutputError, write_output
 
@@ -38,10 +37,26 @@ GATE_DESCRIPTION = (
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        # One clear line, as for every other unusable input.
-        sys.stderr.write(f"vdpa-lint: error: {message} (see 'vdpa-lint --help')\n")
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from analyzer.workflow.about import EXIT_STATUSES
+
+        kwargs.setdefault("epilog", EXIT_STATUSES)  # every --help lists the exit statuses
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str, prog: str | None = None) -> None:  # type: ignore[override]
+        # One clear line, as for every other unusable input, naming the subcommand's help.
+        sys.stderr.write(f"vdpa-lint: error: {message} (see '{prog or self.prog} --help')\n")
         raise SystemExit(EXIT_UNUSABLE)
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:  # the subcommand that was given is the one whose help tells what it takes
+            command = getattr(ns, "command", None)
+            self.error(
+                f"unrecognized arguments: {' '.join(extras)}", f"{self.prog} {command}" if command else None
+            )
+        return ns
 
 
 def _selection_options(p: argparse.ArgumentParser) -> None:
@@ -112,16 +127,85 @@ def _cache(args: argparse.Namespace) -> FactsCache | None:
     return FactsCache(directory)
 
 
+_EXCLUDE_HELP = "leave out ops tables in files matching this path glob (repeatable)"
+
+
+class _Version(argparse.Action):
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from analyzer.workflow.about import version_text
+
+        sys.stdout.write(version_text())
+        parser.exit()
+
+
+def _workflow_check_options(c: argparse.ArgumentParser) -> None:
+    """check's options for the tree's configuration and short output."""
+    c.add_argument("--exclude", action="append", metavar="GLOB", help=_EXCLUDE_HELP)
+    c.add_argument(
+        "--show-config",
+        action="store_true",
+        help="print the settings in force (.vdpa-lint.toml and the command line) and where each came from",
+    )
+    c.add_argument(
+        "-q", "--quiet", action="store_true", help="text: findings only, no summary or not-applicable notes"
+    )
+    c.add_argument("--terse", action="store_true", help="text: one line per finding, no trace notes")
+
+
+def _workflow_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """b4's per-patch check and kbuild's checker."""
+    k = sub.add_parser(
+        "check-patch",
+        help="judge one patch as b4's prep-perpatch-check-cmd (checkpatch --terse lines)",
+    )
+    k.add_argument(
+        "patch",
+        nargs="?",
+        default="-",
+        metavar="FILE",
+        help="the patch as an email or format-patch file (default: -, stdin)",
+    )
+    k.add_argument(
+        "--tree",
+        metavar="DIR",
+        help="the tree (default: the top of the git work tree, else the current directory)",
+    )
+    k.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="error",
+        help="lowest severity of an introduced finding that makes the exit status 1 (default: error)",
+    )
+    _selection_options(k)
+    sub.add_parser(
+        "cc",
+        help="kbuild's checker: make C=1 CHECK=\"vdpa-lint cc\" (takes kbuild's argument list)",
+        description="Run by kbuild as sparse is: vdpa-lint cc [--fail-on LEVEL] CHECKFLAGS C_FLAGS FILE.c. "
+        "Findings for the ops tables FILE.c defines go to stderr, gcc-style; the exit status is 0 "
+        "unless -Wsparse-error or --fail-on is given.",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="vdpa-lint",
         description="Check vDPA parent drivers against the Linux 6.7 reset/mapping contract.",
     )
-    p.add_argument("--version", action="version", version=f"vdpa-lint {__version__}")
+    p.add_argument(
+        "--version", action=_Version, help="print the versions of vdpa-lint, tree-sitter and the rules"
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     c = sub.add_parser("check", help="lint a kernel tree, directories or files")
-    c.add_argument("paths", nargs="+", metavar="PATH")
-    c.add_argument("--format", choices=FORMATS, default="text")
+    c.add_argument("paths", nargs="+", metavar="PATH", help="a kernel tree, directories or .c/.h files")
+    c.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="gcc-style text (default), JSON, SARIF 2.1.0, HTML, or GitHub Actions annotations",
+    )
     c.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically)")
     c.add_argument(
         "--fail-on",
@@ -130,12 +214,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="lowest severity that makes the exit status 1 (default: error)",
     )
     _selection_options(c)
-    c.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    c.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the text output (auto: on a terminal without NO_COLOR)",
+    )
     c.add_argument("--write-baseline", metavar="FILE", help="write the current findings as accepted")
     c.add_argument("--reason", metavar="TEXT", help="with --write-baseline: why they are accepted")
+    _workflow_check_options(c)
     h = sub.add_parser("report", help="write the HTML compliance report")
-    h.add_argument("paths", nargs="+", metavar="PATH")
-    h.add_argument("-o", "--output", metavar="FILE.html", required=True)
+    h.add_argument("paths", nargs="+", metavar="PATH", help="a kernel tree, directories or .c/.h files")
+    h.add_argument(
+        "-o", "--output", metavar="FILE.html", required=True, help="the report to write (atomically)"
+    )
     h.add_argument(
         "--fail-on",
         choices=FAIL_ON,
@@ -143,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="lowest severity that makes the exit status 1 (default: never)",
     )
     _selection_options(h)
+    h.add_argument("--exclude", action="append", metavar="GLOB", help=_EXCLUDE_HELP)
     h.set_defaults(format="html", color="never", write_baseline=None, reason=None)
     g = sub.add_parser(
         "gate",
@@ -171,8 +264,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "-v", "--verbose", action="store_true", help="also say how many table analyses were reused"
     )
-    g.add_argument("--format", choices=GATE_FORMATS, default="text")
-    g.add_argument("-o", "--output", metavar="FILE")
+    g.add_argument(
+        "--format",
+        choices=GATE_FORMATS,
+        default="text",
+        help="text (default), JSON, SARIF, GitHub Actions annotations, or patchwork check records",
+    )
+    g.add_argument("-o", "--output", metavar="FILE", help="write the output here (atomically)")
+    g.add_argument(
+        "--target-url",
+        metavar="TEMPLATE",
+        help="patchwork records' target_url, e.g. https://ci.example.org/{series}/{patch}: {series} the "
+        "series' first Message-Id, {patch} the patch's, {number} and {total} its place",
+    )
     g.add_argument(
         "--fail-on",
         choices=FAIL_ON,
@@ -186,8 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     x.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="the tree (default: .)")
     r = sub.add_parser("rules", help="list the rules with their text")
-    r.add_argument("--format", choices=("text", "json"), default="text")
+    r.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or JSON")
     r.add_argument("ids", nargs="*", metavar="ID", help="show only these rules")
+    _workflow_commands(sub)
     return p
 
 
@@ -217,10 +322,15 @@ def _check(args: argparse.Namespace) -> int:
         )
     for e in result.errors:
         sys.stderr.write(f"vdpa-lint: warning: {e.path}: {e.message}\n")
+    if getattr(args, "exclude", None):
+        from analyzer.workflow.config import without_excluded
+
+        result = without_excluded(result, args.exclude)
     color = args.color == "always" or (
         args.color == "auto" and not args.output and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     )
-    _emit(args, formatter(args.format, color)(result, rules))
+    brief = {"quiet": getattr(args, "quiet", False), "terse": getattr(args, "terse", False)}
+    _emit(args, formatter(args.format, color, **brief)(result, rules))
     return EXIT_CLEAN if args.write_baseline else _exit_status(result.findings, args.fail_on)
 
 
@@ -230,6 +340,10 @@ def _gate(args: argparse.Namespace) -> int:
     from analyzer.series import read_inputs
 
     rules, enabled, baseline = _setup(args)
+    if args.target_url:
+        from analyzer.workflow.patchwork import check_template
+
+        check_template(args.target_url)
     if args.repo:
         if not args.base:
             raise _Unusable("gate --repo needs --base REV")
@@ -259,7 +373,12 @@ def _gate(args: argparse.Namespace) -> int:
             baseline,
             _cache(args),
         )
-    _emit(args, FORMATTERS[args.format](result, rules))
+    if args.format == "patchwork":
+        from analyzer.workflow.patchwork import records
+
+        _emit(args, records(args, result, rules))
+    else:
+        _emit(args, FORMATTERS[args.format](result, rules))
     if args.verbose:
         sys.stderr.write(
             f"vdpa-lint: {result.tables_analysed} table analyses, {result.tables_reused} reused\n"
@@ -345,25 +464,72 @@ def _flush_stdout() -> None:
         _closed_pipe()
 
 
+def _configure(args: argparse.Namespace, argv: list[str]) -> bool:
+    """Defaults from the tree's .vdpa-lint.toml; True when --show-config printed them."""
+    from analyzer.workflow.config import apply_config, explicit_dests, show_config
+
+    where = getattr(args, "paths", None) or [
+        getattr(args, "repo", None) or getattr(args, "tree", None) or "."
+    ]
+    path, settings = apply_config(args, explicit_dests(build_parser(), argv), Path(where[0]))
+    if getattr(args, "show_config", False):
+        sys.stdout.write(show_config(path, settings))
+        return True
+    return False
+
+
+def _check_patch(args: argparse.Namespace) -> int:
+    from analyzer.workflow.checkpatch import check_patch, default_tree, read_patch, terse_lines
+
+    rules, enabled, baseline = _setup(args)
+    patch = read_patch(args.patch)
+    tree = Path(args.tree) if args.tree else default_tree()
+    findings = check_patch(patch, tree, rules, enabled, baseline, _cache(args), args.patch)
+    sys.stdout.write("".join(line + "\n" for line in terse_lines(findings)))
+    return _exit_status(findings, args.fail_on)
+
+
+def _cc(argv: list[str]) -> int:
+    from analyzer.rulebook import load_rules
+    from analyzer.workflow.cc import report, run_cc
+
+    rules = load_rules()
+    cache = _cache(argparse.Namespace(no_cache=False, cache_dir=None))
+    findings, fail_on, root = run_cc(argv, rules, set(rules), cache)
+    report(argv, findings, root)
+    return _exit_status(findings, fail_on)
+
+
 def main(argv: list[str] | None = None) -> int:
     from analyzer.rulebook import RuleFileError
     from analyzer.semantics.kb import KnowledgeError
     from analyzer.source import InputError
+    from analyzer.workflow.config import ConfigError
 
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = build_parser().parse_args(argv)
+        if argv[:1] == ["cc"] and argv[1:] not in (["-h"], ["--help"]):
+            args = argparse.Namespace(command="cc", cc_argv=argv[1:])
+        else:
+            args = build_parser().parse_args(argv)
     except SystemExit:
         _flush_stdout()  # --help or --version into a closed pipe
         raise
     try:
+        if args.command == "cc":
+            return _cc(args.cc_argv)
         if args.command == "rules":
             return _flushed(_rules(args))
         if args.command == "explain":
             return _flushed(_explain(args))
+        if _configure(args, argv):
+            return _flushed(EXIT_CLEAN)
+        if args.command == "check-patch":
+            return _flushed(_check_patch(args))
         return _flushed(_gate(args) if args.command == "gate" else _check(args))
     except BrokenPipeError:
         return _closed_pipe()
-    except (InputError, RuleFileError, KnowledgeError, _Unusable, OutputError) as err:
+    except (InputError, RuleFileError, KnowledgeError, _Unusable, OutputError, ConfigError) as err:
         sys.stderr.write(f"vdpa-lint: error: {err}\n")
     except OSError as err:
         sys.stderr.write(f"vdpa-lint: error: {err.filename or ''}: {err.strerror or err}\n")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from tree_sitter import Node
 
+from analyzer.cconfig import KernelConfig, resolve_config
 from analyzer.cexpr import parse_int_literal
 from analyzer.cmask import conditional_variants, mask_kernel_idioms
 from analyzer.cparse import captures, declared_name, gaps, line_of, parse, text
@@ -252,7 +253,11 @@ def _config_ops_fields(root: Node) -> tuple[str, ...]:
     return ()
 
 
-def extract(path: str, src: bytes) -> FileFacts:
+def extract(path: str, src: bytes, config: KernelConfig | None = None) -> FileFacts:
+    """config: the kernel configuration, when known (kbuild's); conditionals it decides are
+    resolved first, the others analysed on both sides."""
+    if config is not None:
+        src = resolve_config(src, config)
     masked = mask_kernel_idioms(src)
     tree = parse(masked)
     root = tree.root_node

@@ -23,6 +23,7 @@ from analyzer.gitrepo import (
     apply_patch,
     files_naming,
     git,
+    message_id,
     patched_paths,
     range_paths,
     resolve_range,
@@ -45,6 +46,7 @@ class PatchVerdict(NamedTuple):
     introduced: tuple[Finding, ...]
     fixed: tuple[Finding, ...]
     verdict: str
+    message_id: str = ""  # the patch email's Message-Id, when it has one (patchwork finds it by that)
 
 
 class Skipped(NamedTuple):
@@ -68,6 +70,7 @@ class NotApplied(NamedTuple):
     line: int | None
     hunk: int | None
     message: str  # "drivers/x.c:12: hunk #2 does not apply"
+    message_id: str = ""
 
 
 class GateResult(NamedTuple):
@@ -311,8 +314,14 @@ def gate_tree(
             steps = [_Step(k, n, p.subject, p.name, applier(p)) for p, k, n in to_apply]
             result = _judge(steps, series, head_only, str(tree))
             root = _user_root(result, copy, tree.resolve())
+            ids = {k: message_id(p.path) for p, k, _ in to_apply}
     skipped = tuple(Skipped(p.number, p.total, p.subject, p.name, p.skip) for p in messages if p.skip)
-    return result._replace(base_label=str(tree), root=root, skipped=skipped)
+    patches = tuple(p._replace(message_id=ids.get(p.number, "")) for p in result.patches)
+    n = result.not_applied
+    not_applied = n._replace(message_id=ids.get(n.number, "")) if n else None
+    return result._replace(
+        base_label=str(tree), root=root, skipped=skipped, patches=patches, not_applied=not_applied
+    )
 
 
 def _user_root(result: GateResult, temporary: Path, user: Path) -> str:

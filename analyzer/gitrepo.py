@@ -263,3 +263,16 @@ def _hunk_number(patch: bytes, path: str, line: int) -> int | None:
             starts = [int(s) for s in re.findall(rb"^@@ -(\d+)", part, re.M)]
             return starts.index(line) + 1 if line in starts else None
     return None
+
+
+def message_id(patch: Path) -> str:
+    """The Message-Id of a patch email (an mbox message or a format-patch file), or ""."""
+    from email.parser import BytesHeaderParser
+
+    try:
+        with patch.open("rb") as fh:
+            head = fh.read(64 * 1024).split(b"\n\n", 1)[0]
+    except OSError:
+        return ""
+    value = BytesHeaderParser().parsebytes(head + b"\n\n").get("Message-Id", "")
+    return " ".join(str(value).split())

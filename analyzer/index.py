@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from analyzer.api import VdpaApi, api_from_header
 from analyzer.cache import FactsCache, freeze
+from analyzer.cconfig import KernelConfig
 from analyzer.extract import OPS_STRUCT, extract
 from analyzer.facts import FileFacts, Function, OpsTable
 from analyzer.source import MAX_FILE_BYTES, Scan, SourceProblem, read_source, source_problem, walk_sources
@@ -191,6 +192,7 @@ class TreeIndex:
     def __init__(self, scan: Scan, cache: FactsCache | None = None) -> None:
         self.scan = scan
         self.cache = cache
+        self.config: KernelConfig | None = None  # kbuild's configuration (vdpa-lint cc), when known
         self._to_store: list[tuple[str, bytes, FileFacts]] = []
         self.progress: Callable[[str, int, int], None] = lambda stage, done, total: None
         self._facts: dict[str, FileFacts | None] = {}
@@ -258,10 +260,10 @@ class TreeIndex:
             data = self.raw(rel)
             facts = None
             if data is not None:
-                facts = self.cache.get(rel, data) if self.cache else None
+                facts = self.cache.get(rel, data) if self.cache and self.config is None else None
                 if facts is None:
-                    facts = extract(rel, data)
-                    if self.cache:
+                    facts = extract(rel, data, self.config)
+                    if self.cache and self.config is None:
                         self._to_store.append((rel, data, facts))
             self._facts[rel] = facts
             if facts is not None:

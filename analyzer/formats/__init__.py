@@ -10,7 +10,8 @@ from analyzer.rulebook import Rule
 Formatter = Callable[[Result, dict[str, Rule]], str]
 
 
-def formatter(name: str, color: bool = False) -> Formatter:
+def formatter(name: str, color: bool = False, quiet: bool = False, terse: bool = False) -> Formatter:
+    """quiet and terse shape the text output only: findings only, and one line each."""
     if name == "json":
         from analyzer.formats.jsonfmt import format_json
 
@@ -23,10 +24,14 @@ def formatter(name: str, color: bool = False) -> Formatter:
         from analyzer.formats.sarif import format_sarif
 
         return format_sarif
+    if name == "github":
+        from analyzer.formats.github import format_github
+
+        return format_github
     from analyzer.formats.text import TextFormatter
 
-    return TextFormatter(color).format
+    return TextFormatter(color, quiet, terse).format
 
 
-FORMATS = ("text", "json", "sarif", "html")
+FORMATS = ("text", "json", "sarif", "html", "github")
 GATE_FORMATS = ("text", "json", "sarif", "github", "patchwork")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from analyzer import __version__
 from analyzer.findings import Finding, Result
+from analyzer.formats.github import annotation, escape_data, escape_property
 from analyzer.formats.jsonfmt import finding_dict
-from analyzer.gate import GateResult, NotApplied, PatchVerdict, Skipped
+from analyzer.gate import GateResult, PatchVerdict, Skipped
 from analyzer.rulebook import Rule
 
 
@@ -98,14 +100,6 @@ def format_json(g: GateResult, rules: dict[str, Rule]) -> str:
     return json.dumps(gate_dict(g), indent=2) + "\n"
 
 
-def _escape_data(s: str) -> str:
-    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(s: str) -> str:
-    return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
-
-
 def _introduced_by(p: PatchVerdict) -> str:
     return f"introduced by patch {p.number}/{p.total}: {p.subject}"
 
@@ -114,52 +108,54 @@ def format_github(g: GateResult, rules: dict[str, Rule]) -> str:
     """GitHub Actions workflow commands: one annotation per finding the series leaves in its
     head state, at its head-state line, naming the patch that introduced it (a finding a
     later patch fixed is no annotation: its line would point into the final tree)."""
-    level = {"error": "error", "warning": "warning", "note": "notice"}
-    out = []
-    for f, p in g.at_head:
-        title = _escape_property(f"{f.rule_id} {f.name} (patch {p.number}/{p.total})")
-        out.append(
-            f"::{level[f.severity]} file={_escape_property(f.path)},line={f.line},col={f.column},"
-            f"title={title}::{_escape_data(f'{f.message} ({_introduced_by(p)})')}"
-        )
+    out = [annotation(f, f" (patch {p.number}/{p.total})", f" ({_introduced_by(p)})") for f, p in g.at_head]
     if g.not_applied:
         n = g.not_applied
-        where = f"file={_escape_property(n.path)}" + (f",line={n.line}" if n.line else "")
-        title = _escape_property(f"patch {n.number}/{n.total} does not apply")
-        out.append(f"::error {where},title={title}::{_escape_data(f'{n.subject}: {n.message}')}")
+        where = f"file={escape_property(n.path)}" + (f",line={n.line}" if n.line else "")
+        title = escape_property(f"patch {n.number}/{n.total} does not apply")
+        out.append(f"::error {where},title={title}::{escape_data(f'{n.subject}: {n.message}')}")
     out.append(f"::notice title=vdpa-lint gate::series {g.verdict}")
     return "\n".join(out) + "\n"
 
 
-def _not_applied_record(n: NotApplied) -> dict[str, Any]:
-    return {
-        "patch": n.number,
-        "total": n.total,
-        "subject": n.subject,
-        "source": n.source,
-        "state": "fail",
-        "context": "vdpa-lint",
-        "description": f"vdpa-lint {__version__}: does not apply: {n.message}"[:255],
-    }
+TARGET_FIELDS = ("series", "patch", "number", "total")
 
 
-def format_patchwork(g: GateResult, rules: dict[str, Rule]) -> str:
-    """One check record per patch, as patchwork's checks API and b4 take them (JSON lines)."""
-    records = [
-        {
-            "patch": p.number,
-            "total": p.total,
-            "subject": p.subject,
-            "source": p.source,
-            "state": p.verdict,
-            "context": "vdpa-lint",
-            "description": f"vdpa-lint {__version__}: {_describe(p)}"[:255],
-        }
-        for p in g.patches
-    ]
+def target_url(template: str, series: str, number: int, total: int, msgid: str, source: str) -> str:
+    """The template with {series} (the series' first Message-Id, else its first file or head
+    revision), {patch} (the patch's Message-Id, else its commit or file), {number} and
+    {total}, each URL-quoted. Raises KeyError/ValueError/IndexError for an unknown field."""
+    values = {"series": series, "patch": msgid or source, "number": str(number), "total": str(total)}
+    return template.format_map({k: quote(v.strip("<>"), safe="@.-_~+") for k, v in values.items()})
+
+
+def _record(number: int, total: int, subject: str, source: str, msgid: str) -> dict[str, Any]:
+    return {"patch": number, "total": total, "subject": subject, "source": source, "msgid": msgid}
+
+
+def format_patchwork(g: GateResult, rules: dict[str, Rule], target: str = "", series: str = "") -> str:
+    """One check record per patch, as patchwork's checks API and b4 take them (JSON lines):
+    what `pwclient check-create` needs (the Message-Id to find the patch by, state, context,
+    description, target_url)."""
+    records = []
+    for p in g.patches:
+        r = _record(p.number, p.total, p.subject, p.source, p.message_id)
+        r |= {"state": p.verdict, "description": f"vdpa-lint {__version__}: {_describe(p)}"[:255]}
+        records.append(r)
     if g.not_applied:
-        records.append(_not_applied_record(g.not_applied))
-    return "".join(json.dumps(r) + "\n" for r in records)
+        n = g.not_applied
+        r = _record(n.number, n.total, n.subject, n.source, n.message_id)
+        r |= {"state": "fail", "description": f"vdpa-lint {__version__}: does not apply: {n.message}"[:255]}
+        records.append(r)
+    for r in records:
+        r["context"] = "vdpa-lint"
+        r["target_url"] = (
+            target_url(target, series or g.base, r["patch"], r["total"], r["msgid"], r["source"])
+            if target
+            else ""
+        )
+    keys = ("patch", "total", "subject", "source", "msgid", "state", "context", "description", "target_url")
+    return "".join(json.dumps({k: r[k] for k in keys}) + "\n" for r in records)
 
 
 def format_sarif(g: GateResult, rules: dict[str, Rule]) -> str:

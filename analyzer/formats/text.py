@@ -12,8 +12,10 @@ _BOLD, _RESET = "\033[1m", "\033[0m"
 
 
 class TextFormatter:
-    def __init__(self, color: bool = False) -> None:
+    def __init__(self, color: bool = False, quiet: bool = False, terse: bool = False) -> None:
         self.color = color
+        self.quiet = quiet  # findings only: no summary, no accepted count, no not-applicable notes
+        self.terse = terse  # one line per finding: no trace notes
 
     def _sev(self, severity: str) -> str:
         return f"{_COLORS[severity]}{severity}:{_RESET}" if self.color else f"{severity}:"
@@ -29,7 +31,7 @@ class TextFormatter:
                 f"{self._loc(f.path, f.line, f.column)} {self._sev(f.severity)} {f.message} "
                 f"[{f.rule_id} {f.name}]"
             )
-            for step in f.trace:
+            for step in () if self.terse else f.trace:
                 # From column 0, as gcc writes its notes: Emacs' compilation-mode and Vim's
                 # errorformat would take leading blanks as part of the file name.
                 lines.append(
@@ -38,6 +40,8 @@ class TextFormatter:
         for path, line, text in result.suppression_notes:
             where = f"{path}:{line}:" if line else f"{path}:"
             lines.append(f"{where} {self._sev('note')} {text}")
+        if self.quiet:
+            return "".join(line + "\n" for line in lines)
         if result.suppressed:
             n = len(result.suppressed)
             lines.append(
