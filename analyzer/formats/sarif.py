@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from analyzer import __version__
+from analyzer import REPOSITORY_URL, RULE_DOCS_URL, __version__
 from analyzer.findings import Finding, Result, TraceStep
 from analyzer.rulebook import Rule
 
@@ -34,6 +34,7 @@ def _rule(rule: Rule) -> dict[str, Any]:
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": _text(rule.rationale)},
         "help": {"text": f"{_text(rule.rationale)} Fix: {_text(rule.fix)}", "markdown": help_md},
+        "helpUri": RULE_DOCS_URL.format(id=rule.id),
         "defaultConfiguration": {"level": rule.severity},
         "properties": {
             "tags": ["vdpa", "linux-kernel", "correctness"],
@@ -90,6 +91,7 @@ def format_sarif(result: Result, rules: dict[str, Rule]) -> str:
         "tool": {
             "driver": {
                 "name": "vdpa-lint",
+                "informationUri": REPOSITORY_URL,
                 "version": __version__,
                 "semanticVersion": __version__,
                 "rules": [_rule(r) for r in ordered],

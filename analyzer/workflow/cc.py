@@ -96,17 +96,18 @@ def kernel_config(inv: Invocation, root: Path) -> KernelConfig | None:
     complete = False
     for header in inv.headers:
         path = Path(header)
-        candidates = [path] if path.is_absolute() else [Path.cwd() / path, root / path]
         if path.name == "kconfig.h":
-            candidates = [root / "include/generated/autoconf.h", *candidates]
+            # kconfig.h includes generated/autoconf.h: in the build directory (O=) or the tree.
+            generated = "include/generated/autoconf.h"
+            candidates = [Path.cwd() / generated, root / generated]
+        else:
+            candidates = [path] if path.is_absolute() else [Path.cwd() / path, root / path]
         for c in candidates:
             if c.is_file():
                 data = c.read_bytes()
-                found = config_from_header(data)
-                if found or c.name == "autoconf.h":
-                    values.update(found)
-                    complete = complete or c.name == "autoconf.h" or b"AUTOCONF_INCLUDED" in data
-                    break
+                values.update(config_from_header(data))
+                complete = complete or c.name == "autoconf.h"
+                break
     values.update(inv.config)
     if not values and not complete:
         return None
