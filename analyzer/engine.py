@@ -159,7 +159,7 @@ class Analysis:
         self.rules = rules
         self.enabled = set(enabled)
         self.kb = kb or load_knowledge()
-        self.tree = scan(paths)
+        self.tree = scan(paths, cache.directory if cache else None)
         self.index = TreeIndex(self.tree, cache)
         self._tables: dict[tuple[str, str], TableResult] = {}
         self.analysed = self.reused = 0  # tables, over the session's runs
@@ -167,7 +167,7 @@ class Analysis:
     def refresh(self, changed: set[str]) -> None:
         """Files (relative paths) changed, added or deleted since the last run."""
         names = set().union(*(self.index.defined_names(rel) for rel in changed))
-        self.tree = scan(self.paths)
+        self.tree = scan(self.paths, self.index.cache.directory if self.index.cache else None)
         self.index.invalidate(self.tree, changed)
         names |= set().union(*(self.index.defined_names(rel) for rel in changed if self.index.raw(rel)))
         api = self.tree.api_header

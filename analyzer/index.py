@@ -334,37 +334,48 @@ class TreeIndex:
         return tables, unreadable
 
     def _mentioning(self, needle: bytes) -> list[str]:
-        """Analysed files whose bytes contain needle, or that cannot be read at all."""
+        """Analysed files whose bytes contain needle, or that cannot be read at all. A large
+        tree's cache (analyzer/treecache.py) answers for the files that did not change."""
         files = [rel for rel in self.scan.files if rel not in self._raw]
         cached = [rel for rel in self.scan.files if rel in self._raw and needle in self._raw[rel]]
-        workers = os.cpu_count() or 1
-        if len(files) < PARALLEL_SCAN_FILES or workers < 2:
-            found = files_mentioning(str(self.scan.root), needle, files)
+        tree_cache = self.scan.tree_cache
+        if tree_cache is not None and needle == tree_cache.needle:
+            whole = len(files) == len(self.scan.files) and not self.scan.named_files
+            found = tree_cache.mentioning(files, lambda unknown: self._search(needle, unknown), whole)
+            tree_cache.save()
         else:
-            # A whole kernel is 60,000 files: the cores read and search shares of them.
-            # (Imported here: process pools cost 25 ms of imports a small run never needs.)
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            size = max(1, len(files) // (16 * workers))
-            chunks = [files[i : i + size] for i in range(0, len(files), size)]
-            ctx = multiprocessing.get_context("fork")
-            cache_dir = str(self.cache.directory) if self.cache else None
-            found = []
-            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-                n = len(chunks)
-                parts = pool.map(
-                    _scan_share, [str(self.scan.root)] * n, [needle] * n, chunks, [cache_dir] * n
-                )
-                for k, part in enumerate(parts, 1):
-                    for rel, facts in part:
-                        found.append(rel)
-                        if facts is not None:  # parsed in the worker
-                            self._facts[rel] = facts
-                            self._register(facts)
-                    self.progress("scanning files", min(k * size, len(files)), len(files))
+            found = self._search(needle, files)
+        if not cached:
+            return found  # already in the scan's order
         order = {rel: n for n, rel in enumerate(self.scan.files)}
         return sorted(cached + found, key=order.__getitem__)
+
+    def _search(self, needle: bytes, files: list[str]) -> list[str]:
+        """Read the files and keep those whose bytes contain needle (or cannot be read)."""
+        workers = os.cpu_count() or 1
+        if len(files) < PARALLEL_SCAN_FILES or workers < 2:
+            return files_mentioning(str(self.scan.root), needle, files)
+        # A whole kernel is 60,000 files: the cores read and search shares of them.
+        # (Imported here: process pools cost 25 ms of imports a small run never needs.)
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        size = max(1, len(files) // (16 * workers))
+        chunks = [files[i : i + size] for i in range(0, len(files), size)]
+        ctx = multiprocessing.get_context("fork")
+        cache_dir = str(self.cache.directory) if self.cache else None
+        found = []
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            n = len(chunks)
+            parts = pool.map(_scan_share, [str(self.scan.root)] * n, [needle] * n, chunks, [cache_dir] * n)
+            for k, part in enumerate(parts, 1):
+                for rel, facts in part:
+                    found.append(rel)
+                    if facts is not None:  # parsed in the worker
+                        self._facts[rel] = facts
+                        self._register(facts)
+                self.progress("scanning files", min(k * size, len(files)), len(files))
+        return found
 
     def _extend_scope(self, tables: list[OpsTable]) -> None:
         """A parent outside the vDPA subsystem resolves callees in its own directory too."""

@@ -10,9 +10,11 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
+
+from analyzer.treecache import MIN_FILES, TreeCache
 
 SOURCE_SUFFIXES = (".c", ".h")
 MAX_FILE_BYTES = 8 * 1024 * 1024  # the largest file in a kernel tree is under 6 MB
@@ -40,6 +42,7 @@ class Scan:
     problems: tuple[SourceProblem, ...]
     api_header: str | None
     named_files: tuple[str, ...] = ()  # files named on the command line, not found in a directory
+    tree_cache: TreeCache | None = field(default=None, compare=False)  # a large tree's listings and prefilter
 
 
 def kernel_root(path: Path) -> Path | None:
@@ -88,33 +91,67 @@ def source_problem(data: bytes) -> str | None:
     return None
 
 
-def _walk(top: Path, root: Path, files: list[str], problems: list[SourceProblem]) -> None:
+def _walk(
+    top: Path, root: Path, files: list[str], problems: list[SourceProblem], cache: TreeCache | None = None
+) -> None:
     """Source files under top, in a stable order; directories behind symlinks are not entered
-    (no loops), and a file symlink that leads nowhere is a problem, not a silent skip."""
+    (no loops), and a file symlink that leads nowhere is a problem, not a silent skip. With a
+    tree cache, a directory that has not changed since the last run is not listed again."""
     prefix = len(str(root)) + 1
     stack = [str(top)]
     while stack:
         directory = stack.pop()
+        cached = cache.listing(directory) if cache is not None else None
+        if cached is not None:
+            listed = []
+            for name in cached.files:
+                path = directory + os.sep + name
+                rel = path[prefix:] if os.sep == "/" else path[prefix:].replace(os.sep, "/")
+                if name in cached.links and (problem := _dangling(path)) is not None:
+                    problems.append(SourceProblem(rel, f"cannot read: {problem}"))
+                    continue
+                files.append(rel)
+                listed.append(name)
+            if listed and cache is not None:
+                cache.walked.append((directory[prefix:] if len(directory) >= prefix else "", listed))
+            stack.extend(directory + os.sep + d for d in reversed(cached.subdirs))
+            continue
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as err:
             problems.append(SourceProblem(directory[prefix:] or ".", f"cannot read: {_describe(err)}"))
             continue
         subdirs = []
+        listed = []
+        names: list[str] = []
+        links: list[str] = []
         for e in entries:
             if e.is_dir(follow_symlinks=False):
                 subdirs.append(e.path)
             elif e.name.endswith(SOURCE_SUFFIXES):
                 rel = e.path[prefix:].replace(os.sep, "/")
+                names.append(e.name)
                 if e.is_symlink():
-                    try:
-                        Path(e.path).resolve(strict=True)
-                    except (OSError, RuntimeError) as err:
-                        reason = _describe(err) if isinstance(err, OSError) else "symbolic link loop"
-                        problems.append(SourceProblem(rel, f"cannot read: {reason}"))
+                    links.append(e.name)
+                    if (problem := _dangling(e.path)) is not None:
+                        problems.append(SourceProblem(rel, f"cannot read: {problem}"))
                         continue
                 files.append(rel)
+                listed.append(e.name)
+        if cache is not None:
+            cache.record(directory, [os.path.basename(d) for d in subdirs], names, links)
+            if listed:
+                cache.walked.append((directory[prefix:] if len(directory) >= prefix else "", listed))
         stack.extend(reversed(subdirs))
+
+
+def _dangling(path: str) -> str | None:
+    """Why a symbolic link cannot be followed, or None if it can."""
+    try:
+        Path(path).resolve(strict=True)
+    except (OSError, RuntimeError) as err:
+        return _describe(err) if isinstance(err, OSError) else "symbolic link loop"
+    return None
 
 
 def _relative(p: Path, root: Path) -> str:
@@ -124,7 +161,9 @@ def _relative(p: Path, root: Path) -> str:
         return p.as_posix()
 
 
-def scan(paths: list[str]) -> Scan:
+def scan(paths: list[str], cache_dir: Path | None = None) -> Scan:
+    """The files under paths. With cache_dir, a large tree's directory listings and byte
+    prefilter are kept there for the next run (analyzer/treecache.py)."""
     if not paths:
         raise InputError("no path given")
     resolved: list[Path] = []
@@ -154,9 +193,14 @@ def scan(paths: list[str]) -> Scan:
     files: list[str] = []
     named: list[str] = []
     problems: list[SourceProblem] = []
+    # Not for the gate's temporary trees: each would leave a cache file nobody reads again.
+    use_cache = cache_dir is not None and "vdpa-lint-gate-" not in str(root)
+    tree_cache = TreeCache(cache_dir, root) if use_cache and cache_dir is not None else None
     for p in resolved:
         if p.is_dir():
-            _walk(p, root, files, problems)
+            if tree_cache is not None:
+                tree_cache.tops.append(str(p))
+            _walk(p, root, files, problems, tree_cache)
         else:
             named.append(_relative(p, root))
             files.append(named[-1])
@@ -166,7 +210,9 @@ def scan(paths: list[str]) -> Scan:
         tree_files = tuple(files)
     else:
         tree_files = tuple(f for d in SUBSYSTEM_DIRS for f in walk_sources(root, d))
-    return Scan(root, tuple(files), tree_files, tuple(problems), api, tuple(named))
+    if tree_cache is not None and len(files) < MIN_FILES:
+        tree_cache = None  # small: walked and read faster than a cache loads
+    return Scan(root, tuple(files), tree_files, tuple(problems), api, tuple(named), tree_cache)
 
 
 def walk_sources(root: Path, directory: str) -> list[str]:
