@@ -103,17 +103,15 @@ def _walk(
         directory = stack.pop()
         cached = cache.listing(directory) if cache is not None else None
         if cached is not None:
-            listed = []
-            for name in cached.files:
-                path = directory + os.sep + name
-                rel = path[prefix:] if os.sep == "/" else path[prefix:].replace(os.sep, "/")
-                if name in cached.links and (problem := _dangling(path)) is not None:
-                    problems.append(SourceProblem(rel, f"cannot read: {problem}"))
-                    continue
-                files.append(rel)
-                listed.append(name)
+            reldir = directory[prefix:].replace(os.sep, "/") + "/" if len(directory) >= prefix else ""
+            listed = list(cached.files)
+            for name in cached.links:
+                if (problem := _dangling(directory + os.sep + name)) is not None:
+                    problems.append(SourceProblem(reldir + name, f"cannot read: {problem}"))
+                    listed.remove(name)
+            files.extend([reldir + name for name in listed])
             if listed and cache is not None:
-                cache.walked.append((directory[prefix:] if len(directory) >= prefix else "", listed))
+                cache.walked.append((reldir[:-1], listed))
             stack.extend(directory + os.sep + d for d in reversed(cached.subdirs))
             continue
         try:

@@ -24,10 +24,11 @@ import struct
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 MIN_FILES = 4000  # smaller trees are walked and read faster than the cache loads
 RACY_NS = 2_000_000_000
-_FORMAT = b"VDPALINT-TREE-1"
+_FORMAT = b"VDPALINT-TREE-2"
 _IDENT = struct.Struct("<qqq")  # size, mtime_ns, inode
 
 
@@ -49,6 +50,18 @@ class DirEntry:
         self.hits = b""  # one byte per file: 1 when its bytes hold the needle
         self.previous: DirEntry | None = None  # the listing before this one (its files' identities)
 
+    # Stored as plain tuples: a whole kernel's 4,000 of them unpickle several times faster.
+    def as_tuple(self) -> tuple[object, ...]:
+        prev = self.previous.as_tuple() if self.previous is not None else None
+        return (self.key, self.subdirs, self.files, self.links, self.idents, self.hits, prev)
+
+    @classmethod
+    def from_tuple(cls, t: tuple[Any, ...]) -> DirEntry:
+        entry = cls(t[0], t[1], t[2], t[3])
+        entry.idents, entry.hits = t[4], t[5]
+        entry.previous = cls.from_tuple(t[6]) if t[6] is not None else None
+        return entry
+
 
 class TreeCache:
     def __init__(self, directory: Path, root: Path, needle: bytes = b"vdpa_config_ops") -> None:
@@ -56,7 +69,7 @@ class TreeCache:
         self.path = directory / "trees" / f"{digest}.pickle"
         self.root = str(root)
         self.needle = needle
-        self.old: dict[str, DirEntry] = {}
+        self.old: dict[str, tuple[Any, ...]] = {}  # as stored: DirEntry.as_tuple()
         self.new: dict[str, DirEntry] = {}
         self.tops: list[str] = []  # the directories walked in this run
         self.dirty = False  # something was learnt that the file on disk does not say
@@ -79,9 +92,9 @@ class TreeCache:
             st = os.stat(directory)
         except OSError:
             return None
-        entry = self.old.get(directory)
-        if entry is not None and entry.key == _key(st):
-            self.new[directory] = entry
+        stored = self.old.get(directory)
+        if stored is not None and stored[0] == _key(st):
+            entry = self.new[directory] = DirEntry.from_tuple(stored)
             return entry
         return None
 
@@ -96,7 +109,8 @@ class TreeCache:
         # is not to be trusted next time (a key no directory has); its files' identities are.
         key = (-1, -1) if time.time_ns() - st.st_mtime_ns < RACY_NS else _key(st)
         entry = DirEntry(key, tuple(subdirs), tuple(files), tuple(links))
-        prev = self.old.get(directory)
+        stored = self.old.get(directory)
+        prev = DirEntry.from_tuple(stored) if stored is not None else None
         entry.previous = prev.previous if prev is not None and not prev.idents else prev
         if entry.previous is not None:
             entry.previous.previous = None
@@ -178,14 +192,20 @@ class TreeCache:
             return  # nothing new, nothing gone
         tops = tuple(self.tops)
         kept = {
-            d: e for d, e in self.old.items() if not any(d == t or d.startswith(t + os.sep) for t in tops)
+            d: t
+            for d, t in self.old.items()
+            if not any(d == top or d.startswith(top + os.sep) for top in tops)
         }
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tree-", dir=self.path.parent)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(_FORMAT)
-                pickle.dump({**kept, **self.new}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(
+                    kept | {d: e.as_tuple() for d, e in self.new.items()},
+                    fh,
+                    protocol=pickle.HIGHEST_PROTOCOL,
+                )
             os.replace(tmp, self.path)
         except OSError:
             pass  # a cache that cannot be written costs time next run, nothing else
@@ -194,15 +214,13 @@ class TreeCache:
 def _stat_share(root: str, dirs: list[tuple[str, list[str]]]) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     pack = _IDENT.pack
+    stat = os.stat
     for d, names in dirs:
         fd = None
         try:
             fd = os.open(os.path.join(root, d) if d else root, os.O_RDONLY | os.O_DIRECTORY)
-            parts = []
-            for n in names:
-                st = os.stat(n, dir_fd=fd)  # a link: its target's identity
-                parts.append(pack(st.st_size, st.st_mtime_ns, st.st_ino))
-            out[d] = b"".join(parts)
+            stats = [stat(n, dir_fd=fd) for n in names]  # a link: its target's identity
+            out[d] = b"".join([pack(st.st_size, st.st_mtime_ns, st.st_ino) for st in stats])
         except OSError:
             out[d] = b""  # something changed under us: read these files
         finally:

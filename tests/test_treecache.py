@@ -125,7 +125,7 @@ def test_a_corrupt_cache_is_ignored_and_rewritten(big: tuple[Path, Path, list[li
     tree, cache_dir, reads = big
     _run(tree, cache_dir)
     (entry,) = (cache_dir / "trees").iterdir()
-    entry.write_bytes(b"VDPALINT-TREE-1garbage")
+    entry.write_bytes(b"VDPALINT-TREE-2garbage")
     reads.clear()
     assert _run(tree, cache_dir) == DEMO_FINDINGS
     assert len(reads[0]) == 11
