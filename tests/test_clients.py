@@ -59,9 +59,9 @@ def test_b4_prep_check_runs_check_patch_per_patch(tmp_path: Path) -> None:
     i = lines.index(f"{first}: good_vdpa: document reset")
     assert lines[i + 1] == f"{second}: good_vdpa: clear maps on every reset"
     assert lines[i + 2 : i + 4] == [
-        f"vdpa-lint: {GOOD}:17: ERROR: [VDPA001] .reset (good_reset) clears upper-layer IOTLB mappings: "
+        f"vdpa-lint: {GOOD}:22: ERROR: [VDPA001] good_ops: .reset (good_reset) clears upper-layer IOTLB mappings: "
         "good_reset -> good_compat_reset -> good_do_reset -> good_restore_passthrough -> vhost_iotlb_reset()",
-        f"vdpa-lint: {GOOD}:17: ERROR: [VDPA003] .compat_reset (good_compat_reset) clears mappings even without "
+        f"vdpa-lint: {GOOD}:22: ERROR: [VDPA003] good_ops: .compat_reset (good_compat_reset) clears mappings even without "
         "VDPA_RESET_F_CLEAN_MAP: good_compat_reset -> good_do_reset -> good_restore_passthrough -> vhost_iotlb_reset()",
     ]
     assert "Success: 1, Warning: 0, Error: 2" in lines
@@ -96,7 +96,7 @@ def test_pre_commit_hooks_on_commit_and_on_push(tmp_path: Path) -> None:
     proc = try_repo("vdpa-lint")
     assert proc.returncode == 1, proc.stdout
     assert (
-        "drivers/vdpa/legacy_vdpa/legacy_mr.c:7:2: error: .reset (legacy_reset) clears upper-layer IOTLB "
+        "drivers/vdpa/legacy_vdpa/legacy_mr.c:7:2: error: legacy_ops: .reset (legacy_reset) clears upper-layer IOTLB "
         "mappings: legacy_reset -> legacy_teardown_mr -> legacy_prune -> vhost_iotlb_del_range() "
         "[VDPA001 reset-clears-map]" in proc.stdout.splitlines()
     )

@@ -24,15 +24,15 @@ LEGACY_MR = "drivers/vdpa/legacy_vdpa/legacy_mr.c"
 UNGUARD = ("\tif (flags & VDPA_RESET_F_CLEAN_MAP) {", "\t{")
 COMMENT = ("static void good_do_reset", "/* Reset the device; maps stay. */\nstatic void good_do_reset")
 VDPA001_LEGACY = (
-    f"{LEGACY_MR}:7:2: error: .reset (legacy_reset) clears upper-layer IOTLB mappings: legacy_reset -> "
+    f"{LEGACY_MR}:7:2: error: legacy_ops: .reset (legacy_reset) clears upper-layer IOTLB mappings: legacy_reset -> "
     "legacy_teardown_mr -> legacy_prune -> vhost_iotlb_del_range() [VDPA001 reset-clears-map]"
 )
 VDPA002_LEGACY = (
-    f"{LEGACY_MAIN}:24:1: error: legacy_ops: .reset clears mappings and there is no .compat_reset to keep "
+    f"{LEGACY_MAIN}:29:1: error: legacy_ops: .reset clears mappings and there is no .compat_reset to keep "
     "that behaviour for userspace without VHOST_BACKEND_F_IOTLB_PERSIST [VDPA002 compat-reset-missing]"
 )
 VDPA005_LEGACY = (
-    f"{LEGACY_MAIN}:24:1: note: legacy_ops has .set_map but no .reset_map; vhost-vdpa cannot return an "
+    f"{LEGACY_MAIN}:29:1: note: legacy_ops has .set_map but no .reset_map; vhost-vdpa cannot return an "
     "address space to its initial mapping on release [VDPA005 reset-map-missing]"
 )
 
@@ -100,7 +100,7 @@ def test_version_names_the_parser_and_the_rules(
     assert lines[2].startswith("rules sha256:") and len(lines[2]) == len("rules sha256:") + 16
     # The digest follows the rule files' text.
     rules = Path(shutil.copytree(REPO / "rules", tmp_path / "rules"))
-    monkeypatch.setattr("analyzer.knowledge.rules_dir", lambda: rules)
+    monkeypatch.setattr("analyzer.semantics.kb.rules_dir", lambda: rules)
     assert run(capsys, "--version")[1].splitlines()[2] == lines[2]
     first = sorted(rules.glob("VDPA001*.toml"))[0]
     first.write_text(first.read_text() + "\n# edited\n")
@@ -202,12 +202,12 @@ def test_check_github_annotations(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "check", "--format", "github", str(DEMO))
     assert code == 1
     assert out.splitlines() == [
-        f"::error file={LEGACY_MAIN},line=24,col=1,title=VDPA002 compat-reset-missing::legacy_ops: .reset "
+        f"::error file={LEGACY_MAIN},line=29,col=1,title=VDPA002 compat-reset-missing::legacy_ops: .reset "
         "clears mappings and there is no .compat_reset to keep that behaviour for userspace without "
         "VHOST_BACKEND_F_IOTLB_PERSIST",
-        f"::notice file={LEGACY_MAIN},line=24,col=1,title=VDPA005 reset-map-missing::legacy_ops has .set_map "
+        f"::notice file={LEGACY_MAIN},line=29,col=1,title=VDPA005 reset-map-missing::legacy_ops has .set_map "
         "but no .reset_map; vhost-vdpa cannot return an address space to its initial mapping on release",
-        f"::error file={LEGACY_MR},line=7,col=2,title=VDPA001 reset-clears-map::.reset (legacy_reset) clears "
+        f"::error file={LEGACY_MR},line=7,col=2,title=VDPA001 reset-clears-map::legacy_ops: .reset (legacy_reset) clears "
         "upper-layer IOTLB mappings: legacy_reset -> legacy_teardown_mr -> legacy_prune -> vhost_iotlb_del_range()",
         "::notice title=vdpa-lint::3 findings in 2 ops tables",
     ]
@@ -247,9 +247,9 @@ def series(tmp_path: Path) -> Path:
 
 
 UNGUARDED = [
-    f"{GOOD}:17: ERROR: [VDPA001] .reset (good_reset) clears upper-layer IOTLB mappings: good_reset -> "
+    f"{GOOD}:22: ERROR: [VDPA001] good_ops: .reset (good_reset) clears upper-layer IOTLB mappings: good_reset -> "
     "good_compat_reset -> good_do_reset -> good_restore_passthrough -> vhost_iotlb_reset()",
-    f"{GOOD}:17: ERROR: [VDPA003] .compat_reset (good_compat_reset) clears mappings even without "
+    f"{GOOD}:22: ERROR: [VDPA003] good_ops: .compat_reset (good_compat_reset) clears mappings even without "
     "VDPA_RESET_F_CLEAN_MAP: good_compat_reset -> good_do_reset -> good_restore_passthrough -> vhost_iotlb_reset()",
 ]
 
@@ -307,7 +307,7 @@ def test_check_patch_that_does_not_apply(
     (tree / GOOD).write_text((tree / GOOD).read_text().replace(*UNGUARD))  # already there
     code, out, err = run(capsys, "check-patch", "--tree", str(tree), str(patch))
     assert (code, out) == (2, "")
-    assert err == f"vdpa-lint: error: patch 1/1 ({patch}) does not apply: {GOOD}\n"
+    assert err == f"vdpa-lint: error: patch 1/1 ({patch}) does not apply: {GOOD}:31: hunk #1 does not apply\n"
 
 
 # -- patchwork records -----------------------------------------------------------------
@@ -385,7 +385,7 @@ def configured_tree(tmp_path: Path) -> Path:
 
 
 CC_VDPA001 = (
-    f"{GOOD}:17:2: error: .reset (good_reset) clears upper-layer IOTLB mappings: good_reset -> good_compat_reset "
+    f"{GOOD}:22:2: error: good_ops: .reset (good_reset) clears upper-layer IOTLB mappings: good_reset -> good_compat_reset "
     "-> good_do_reset -> good_restore_passthrough -> vhost_iotlb_reset() [VDPA001 reset-clears-map]"
 )
 
@@ -399,7 +399,7 @@ def test_cc_takes_kbuilds_argv_and_the_configuration(
     assert (code, out) == (0, "")  # as sparse: diagnostics on stderr, the build goes on
     lines = err.splitlines()
     assert lines[0] == CC_VDPA001
-    assert lines[1] == f"{GOOD}:45:12: note: .reset = good_reset in good_ops"
+    assert lines[1] == f"{GOOD}:75:2: note: .reset = good_reset in good_ops"
     assert [line.split(" [")[-1] for line in lines if "error:" in line] == [
         "VDPA001 reset-clears-map]",
         "VDPA003 compat-reset-unguarded]",
