@@ -201,6 +201,7 @@ def test_verdicts_before_a_patch_that_does_not_apply_are_kept(breaks_at_2) -> No
         "line": line,
         "hunk": 2,
         "message": where,
+        "message_id": "",  # format-patch without --thread writes none
     }
     records = [json.loads(r) for r in run_cli(*args, "--format", "patchwork").stdout.splitlines()]
     assert [(r["patch"], r["state"]) for r in records] == [(1, "fail"), (2, "fail")]
