@@ -421,6 +421,14 @@ def test_cc_takes_kbuilds_argv_and_the_configuration(
     assert code == 1 and err.splitlines()[0] == CC_VDPA001
     # Files without an ops table pass at once, silently.
     assert run(capsys, "cc", *kbuild_argv(LEGACY_MR)) == (0, "", "")
+    # The tree's .vdpa-lint.toml chooses the rules and the files, as for check.
+    (configured_tree / ".vdpa-lint.toml").write_text('ignore = ["VDPA003"]\n')
+    code, _, err = run(capsys, "cc", f"-D{SWITCH}", *kbuild_argv(GOOD))
+    assert [line.split(" [")[-1] for line in err.splitlines() if "error:" in line] == [
+        "VDPA001 reset-clears-map]"
+    ]
+    (configured_tree / ".vdpa-lint.toml").write_text('exclude = ["drivers/vdpa/good_vdpa"]\n')
+    assert run(capsys, "cc", f"-D{SWITCH}", *kbuild_argv(GOOD)) == (0, "", "")
 
 
 def test_cc_outside_a_tree_and_without_a_source(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -133,13 +133,35 @@ def run_cc(
     root = kernel_root(source.absolute())
     if root is None:
         raise InputError(f"{inv.source}: no kernel tree above it (no {API_HEADER})")
+    rel = source.absolute().relative_to(root).as_posix()
+    enabled = _configured(root, rel, rules, enabled)
+    if not enabled:
+        return [], inv.fail_on, None
     config = kernel_config(inv, root)
     analysis = Analysis([str(source)], rules, enabled, cache=None if config else cache)
     analysis.index.config = config
     result = analysis.run(store_cache=config is None)
-    rel = source.absolute().relative_to(root).as_posix()
     mine = [f for f in result.findings if (f.ops_table.path if f.ops_table else f.path) == rel]
     return mine, inv.fail_on, root
+
+
+def _configured(root: Path, rel: str, rules: dict[str, Rule], enabled: Collection[str]) -> set[str]:
+    """The tree's .vdpa-lint.toml: its select and ignore, and no rule at all for a file its
+    exclude names (fail-on is kbuild's to decide: -Wsparse-error, --fail-on)."""
+    from analyzer.rulebook import resolve_rule_ids
+    from analyzer.workflow.config import excluded, find_config, load_config
+
+    path = find_config(root)
+    values = load_config(path) if path is not None else {}
+    chosen = set(enabled)
+    select, ignore, exclude = values.get("select"), values.get("ignore"), values.get("exclude")
+    if isinstance(select, list):
+        chosen &= resolve_rule_ids(rules, select)
+    if isinstance(ignore, list):
+        chosen -= resolve_rule_ids(rules, ignore)
+    if isinstance(exclude, list) and excluded(rel, exclude):
+        return set()
+    return chosen
 
 
 def gcc_lines(findings: list[Finding], prefix: str) -> str:
