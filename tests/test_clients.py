@@ -113,6 +113,10 @@ def test_pre_commit_hooks_on_commit_and_on_push(tmp_path: Path) -> None:
     )
     proc = try_repo("vdpa-lint-gate", "--hook-stage", "pre-push", "--from-ref", base, "--to-ref", "HEAD~1")
     assert proc.returncode == 0, proc.stdout
+    # No range known (pre-commit run --all-files): the whole tree, where legacy_vdpa fails.
+    proc = try_repo("vdpa-lint-gate", "--hook-stage", "pre-push", "--all-files")
+    assert proc.returncode == 1 and "[VDPA001 reset-clears-map]" in proc.stdout, proc.stdout
+    assert "vdpa-lint gate:" not in proc.stdout
 
 
 FAKE_PWCLIENT = """#!{python}
