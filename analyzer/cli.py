@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from analyzer.formats import FORMATS, GATE_FORMATS
 from analyzer.output import OutputError, write_output
+from analyzer.workflow.options import EXCLUDE_HELP, VersionAction, add_check_options, add_commands
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -127,75 +128,13 @@ def _cache(args: argparse.Namespace) -> FactsCache | None:
     return FactsCache(directory)
 
 
-_EXCLUDE_HELP = "leave out ops tables in files matching this path glob (repeatable)"
-
-
-class _Version(argparse.Action):
-    def __init__(self, option_strings: list[str], dest: str, help: str | None = None) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
-
-    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
-        from analyzer.workflow.about import version_text
-
-        sys.stdout.write(version_text())
-        parser.exit()
-
-
-def _workflow_check_options(c: argparse.ArgumentParser) -> None:
-    """check's options for the tree's configuration and short output."""
-    c.add_argument("--exclude", action="append", metavar="GLOB", help=_EXCLUDE_HELP)
-    c.add_argument(
-        "--show-config",
-        action="store_true",
-        help="print the settings in force (.vdpa-lint.toml and the command line) and where each came from",
-    )
-    c.add_argument(
-        "-q", "--quiet", action="store_true", help="text: findings only, no summary or not-applicable notes"
-    )
-    c.add_argument("--terse", action="store_true", help="text: one line per finding, no trace notes")
-
-
-def _workflow_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
-    """b4's per-patch check and kbuild's checker."""
-    k = sub.add_parser(
-        "check-patch",
-        help="judge one patch as b4's prep-perpatch-check-cmd (checkpatch --terse lines)",
-    )
-    k.add_argument(
-        "patch",
-        nargs="?",
-        default="-",
-        metavar="FILE",
-        help="the patch as an email or format-patch file (default: -, stdin)",
-    )
-    k.add_argument(
-        "--tree",
-        metavar="DIR",
-        help="the tree (default: the top of the git work tree, else the current directory)",
-    )
-    k.add_argument(
-        "--fail-on",
-        choices=FAIL_ON,
-        default="error",
-        help="lowest severity of an introduced finding that makes the exit status 1 (default: error)",
-    )
-    _selection_options(k)
-    sub.add_parser(
-        "cc",
-        help="kbuild's checker: make C=1 CHECK=\"vdpa-lint cc\" (takes kbuild's argument list)",
-        description="Run by kbuild as sparse is: vdpa-lint cc [--fail-on LEVEL] CHECKFLAGS C_FLAGS FILE.c. "
-        "Findings for the ops tables FILE.c defines go to stderr, gcc-style; the exit status is 0 "
-        "unless -Wsparse-error or --fail-on is given.",
-    )
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="vdpa-lint",
         description="Check vDPA parent drivers against the Linux 6.7 reset/mapping contract.",
     )
     p.add_argument(
-        "--version", action=_Version, help="print the versions of vdpa-lint, tree-sitter and the rules"
+        "--version", action=VersionAction, help="print the versions of vdpa-lint, tree-sitter and the rules"
     )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     c = sub.add_parser("check", help="lint a kernel tree, directories or files")
@@ -222,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--write-baseline", metavar="FILE", help="write the current findings as accepted")
     c.add_argument("--reason", metavar="TEXT", help="with --write-baseline: why they are accepted")
-    _workflow_check_options(c)
+    add_check_options(c)
     h = sub.add_parser("report", help="write the HTML compliance report")
     h.add_argument("paths", nargs="+", metavar="PATH", help="a kernel tree, directories or .c/.h files")
     h.add_argument(
@@ -235,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="lowest severity that makes the exit status 1 (default: never)",
     )
     _selection_options(h)
-    h.add_argument("--exclude", action="append", metavar="GLOB", help=_EXCLUDE_HELP)
+    h.add_argument("--exclude", action="append", metavar="GLOB", help=EXCLUDE_HELP)
     h.set_defaults(format="html", color="never", write_baseline=None, reason=None)
     g = sub.add_parser(
         "gate",
@@ -292,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("rules", help="list the rules with their text")
     r.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or JSON")
     r.add_argument("ids", nargs="*", metavar="ID", help="show only these rules")
-    _workflow_commands(sub)
+    add_commands(sub, _selection_options)
     return p
 
 

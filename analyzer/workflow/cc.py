@@ -27,8 +27,8 @@ from analyzer.engine import Analysis
 from analyzer.findings import Finding
 from analyzer.rulebook import Rule
 from analyzer.source import API_HEADER, InputError, kernel_root
+from analyzer.workflow.config import FAIL_ON
 
-FAIL_ON = ("error", "warning", "note", "never")
 # Compiler options whose value is the next argument.
 _WITH_VALUE = frozenset(
     {

@@ -20,7 +20,7 @@ from typing import NamedTuple
 from analyzer.findings import Result
 
 CONFIG_NAME = ".vdpa-lint.toml"
-FAIL_ON = ("error", "warning", "note", "never")
+FAIL_ON = ("error", "warning", "note", "never")  # as the command line takes them
 # key in the file -> attribute of the parsed command line
 KEYS = {
     "select": "select",
