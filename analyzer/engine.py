@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection
 from typing import NamedTuple
 
 from analyzer.cache import FactsCache
+from analyzer.resultcache import ResultCache, digest
 from analyzer.checks import CHECKS, binding_state, driver_effects
 from analyzer.driver import DriverContext, Issue
 from analyzer.facts import OpsTable
@@ -139,6 +140,7 @@ class TableResult(NamedTuple):
     findings: tuple[Finding, ...]
     touched: frozenset[str]  # files its analysis read
     names: frozenset[str]  # functions it looked up
+    gaps: tuple[SourceProblem, ...] = ()  # lines not parsed, outside functions, in files it read
 
 
 class Analysis:
@@ -161,6 +163,10 @@ class Analysis:
         self.kb = kb or load_knowledge()
         self.tree = scan(paths, cache.directory if cache else None)
         self.index = TreeIndex(self.tree, cache)
+        # Results of whole table groups, beside the facts: a warm run re-validates instead of
+        # re-summarising (the gate's intermediate states are never stored).
+        self.results = ResultCache(cache.directory) if cache else None
+        self.store_results = True
         self._tables: dict[tuple[str, str], TableResult] = {}
         self.analysed = self.reused = 0  # tables, over the session's runs
 
@@ -182,6 +188,12 @@ class Analysis:
         if all(o is not None and o.report.table == t for o, t in zip(old, tables, strict=True)):
             self.reused += len(tables)
             return [o for o in old if o is not None]
+        stored = self._stored(tables)
+        if stored is not None:
+            self.reused += len(tables)
+            for table, result in zip(tables, stored, strict=True):
+                self._tables[(table.path, table.name)] = result
+            return stored
         self.analysed += len(tables)
         index = self.index
         index.touched, index.names = set(), set()
@@ -206,15 +218,46 @@ class Analysis:
         if self.tree.api_header:
             index.touched.add(self.tree.api_header)
         touched, names = frozenset(index.touched), frozenset(index.names)
-        results = [TableResult(report, findings, touched, names) for report, findings in done]
+        gaps = tuple(_gaps_read(index, set(touched)))
+        results = [TableResult(report, findings, touched, names, gaps) for report, findings in done]
         for table, result in zip(tables, results, strict=True):
             self._tables[(table.path, table.name)] = result
+        self._store(tables, results)
         return results
+
+    # -- results kept between runs (analyzer/resultcache.py) ----------------------------------
+    def _result_key(self, tables: list[OpsTable]) -> list[str] | None:
+        if self.results is None:
+            return None
+        data = self.index.raw(tables[0].path)
+        return [tables[0].path, *(t.name for t in tables), *sorted(self.enabled), digest(data)]
+
+    def _stored(self, tables: list[OpsTable]) -> list[TableResult] | None:
+        key = self._result_key(tables)
+        if key is None or self.results is None:
+            return None
+        index = self.index
+        value = self.results.get(key, index.raw, lambda name: tuple(index.definition_files_of(name)))
+        if not isinstance(value, list) or len(value) != len(tables):
+            return None
+        if any(r.report.table != t for r, t in zip(value, tables, strict=True)):
+            return None
+        return value
+
+    def _store(self, tables: list[OpsTable], results: list[TableResult]) -> None:
+        key = self._result_key(tables)
+        if key is None or self.results is None or not self.store_results:
+            return
+        index, first = self.index, results[0]
+        files = [(rel, digest(index.raw(rel))) for rel in sorted(first.touched)]
+        names = [(n, tuple(index.definition_files_of(n))) for n in sorted(first.names)]
+        self.results.put(key, results, files, names)
 
     def run(self, store_cache: bool = True) -> Result:
         """Analyse the tree as it is now. store_cache=False leaves the facts of this state out
         of the on-disk cache (the gate's intermediate states are never seen again)."""
         started = time.perf_counter()
+        self.store_results = store_cache
         index = self.index
         tables, unreadable = index.ops_tables()
         for rel in self.tree.named_files:
@@ -226,13 +269,13 @@ class Analysis:
         by_file: dict[str, list[OpsTable]] = {}
         for table in tables:
             by_file.setdefault(table.path, []).append(table)
-        read: set[str] = set()
+        read_gaps: set[SourceProblem] = set()
         for n, group in enumerate(by_file.values(), 1):
             index.progress("analysing drivers", n, len(by_file))
             for tr in self._tables_of_file(group):
                 findings.extend(tr.findings)
                 drivers.append(tr.report)
-                read |= tr.touched
+                read_gaps.update(tr.gaps)
         if "VDPA000" in self.enabled and "VDPA000" in self.rules:
             for problem in unreadable:
                 message = f"{problem.message}; the file may hold a vDPA ops table and was not analysed"
@@ -241,7 +284,7 @@ class Analysis:
                 )
         ordered = sorted(findings, key=Finding.sort_key)
         drivers.sort(key=lambda d: (d.table.path, d.table.line))
-        errors = tuple(sorted([*index.problems.values(), *_gaps_read(index, read)], key=lambda p: p.path))
+        errors = tuple(sorted({*index.problems.values(), *read_gaps}, key=lambda p: (p.path, p.message)))
         gaps = tuple(sorted((f.path, f.gap_lines) for f in index.parsed() if f.gap_lines))
         index.store_cache(write=store_cache)
         return Result(

@@ -451,6 +451,10 @@ class TreeIndex:
         self._definition_files()
         return [t for rel in sorted(self._members) for t in self._members[rel]]
 
+    def definition_files_of(self, name: str) -> list[str]:
+        """The files whose unindented lines may define name (what resolution reads)."""
+        return sorted(self._definition_files().get(name, ()))
+
     def resolve(self, name: str, from_path: str) -> Resolution:
         """C linkage: the caller's file first (statics included), then the other files
         of the tree, nearest directory first (the driver's own directory wins)."""

@@ -229,3 +229,29 @@ def test_whole_tree_gate_copies_what_it_reads(tmp_path) -> None:
     assert [(f["rule_id"], f["ops_table"]["name"]) for f in data["base"]["findings"]] == [
         ("VDPA005", "vduse_vdpa_config_ops")
     ]
+
+
+def test_612_vduse_bounce_window_is_derived_as_the_old_model_said() -> None:
+    """The knowledge base used to carry a hand-written model: 'vduse_domain_reset_bounce_map
+    drops only the kernel bounce window of its IOVA domain'. It is derived from the code now;
+    this keeps the old model as a check that the derived answer agrees."""
+    from analyzer.index import TreeIndex
+    from analyzer.semantics import values as V
+    from analyzer.semantics.kb import load_knowledge
+    from analyzer.semantics.program import TreeProgram
+    from analyzer.source import scan
+
+    kb = load_knowledge()
+    assert kb.get("vduse_domain_reset_bounce_map") is None  # no model any more
+    index = TreeIndex(scan([str(kernel_tree("6.12"))]))
+    index.ops_tables()
+    fn = index.resolve("vduse_domain_reset_bounce_map", "drivers/vdpa/vdpa_user/vduse_dev.c").function
+    assert fn is not None and fn.path == "drivers/vdpa/vdpa_user/iova_domain.c"
+    deletes = [e for e in TreeProgram(index, kb).summaries.of(fn).effects if e.kind == "delete"]
+    assert [(V.chain(e.obj), e.lo, V.show(e.hi, {0: "domain"})) for e in deletes] == [
+        (("iotlb",), V.ZERO, "domain->bounce_size - 1")
+    ]
+    data = check_json(kernel_tree("6.12"))
+    vduse = next(d for d in data["drivers"] if d["ops_table"] == "vduse_vdpa_config_ops")
+    assert vduse["verdict"] == "compliant" and vduse["unfollowed"] == []
+    assert not [f for f in data["findings"] if f["rule_id"] in ("VDPA001", "VDPA002")]
