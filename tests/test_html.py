@@ -515,3 +515,17 @@ def test_gate_report_of_a_mailed_series(tmp_path: Path) -> None:
     html = out.read_text()
     for mid in ids:
         assert f'Message-Id <span class="mono">{mid.replace("<", "&lt;").replace(">", "&gt;")}</span>' in html
+
+
+@pytest.mark.kernel
+def test_whole_tree_report_is_one_small_file(tmp_path: Path) -> None:
+    """Debian's whole 6.12 tree: one file under 1 MB, saying which kernel it describes."""
+    from kernel_corpus import kernel_tree
+
+    out = tmp_path / "linux.html"
+    assert main(["report", str(kernel_tree("6.12", full=True)), "-o", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    assert len(html.encode()) <= 1_000_000
+    assert "<small>Linux 6.12." in html
+    assert 'id="verdict" data-verdict="compliant"' in html
+    assert [p.name for p in tmp_path.iterdir()] == ["linux.html"]  # written atomically: no leftovers
