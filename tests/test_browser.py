@@ -110,7 +110,10 @@ def _look(name: str, report: Path, tmp_path: Path) -> tuple[dict[int, dict[str, 
         assert m, f"{name}: the measuring script did not run"
         measured[width] = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
         dom_1400 = dom_1400 or dom
-        for suffix, height in (("", SCREEN_HEIGHT), ("-full", min(measured[width]["height"], 16000))):
+        shots = [("", SCREEN_HEIGHT)]
+        if width == WIDTHS[0]:  # the whole page once; the first screen at every width
+            shots.append(("-full", min(measured[width]["height"], 16000)))
+        for suffix, height in shots:
             shot = ARTIFACTS / f"{name}-{width}{suffix}.png"
             _chromium(profile, f"--window-size={width},{height}", f"--screenshot={shot}", report.as_uri())
             assert shot.stat().st_size > 20_000  # a rendered page, not a blank one

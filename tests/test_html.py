@@ -529,3 +529,14 @@ def test_whole_tree_report_is_one_small_file(tmp_path: Path) -> None:
     assert "<small>Linux 6.12." in html
     assert 'id="verdict" data-verdict="compliant"' in html
     assert [p.name for p in tmp_path.iterdir()] == ["linux.html"]  # written atomically: no leftovers
+
+
+def test_replay_without_states_is_a_table() -> None:
+    """Steps from a model that does not give states as values still show, as text."""
+    steps = (Step("map <0>", "ASID 0: maps", "ASID 0: maps", False), Step("reset", "kept", "<gone>", True))
+    result, rules = _result_with(Obligation("maps-survive-reset", "t", "violated", "", steps, 2, "seen"))
+    html = format_html(result, rules)
+    replay = html[html.index('id="t-good_ops-maps-survive-reset"') :]
+    replay = replay[: replay.index("</div>")]
+    assert "<svg" not in replay
+    assert '<tr class="diverge"><td>2</td><td>reset</td><td>kept</td><td>≠ &lt;gone&gt;</td></tr>' in replay

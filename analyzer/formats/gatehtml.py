@@ -55,14 +55,24 @@ def _matrix(
         bs, hs = _statuses(b), _statuses(h)
         view = head_views.get(key)
         replays = {ov["o"].key: ov["anchor"] for ov in view["obligations"]} if view else {}
+        differs = {ov["o"].key: ov["differs"] for ov in view["obligations"]} if view else {}
         cells = []
         for ob in OBLIGATION_TITLES:
             before, after = bs.get(ob, "absent"), hs.get(ob, "absent")
             href = None
-            if before != after or after not in (MET, NOT_APPLICABLE, "absent"):
+            if before != after or after not in (MET, NOT_APPLICABLE, "absent") or differs.get(ob):
                 href = _explaining(cards, key, ob) or ("#" + replays[ob] if ob in replays else None)
             changed = before != after and b is not None and h is not None  # a new table: the row says so
-            cells.append({"key": ob, "before": before, "after": after, "changed": changed, "href": href})
+            cells.append(
+                {
+                    "key": ob,
+                    "before": before,
+                    "after": after,
+                    "changed": changed,
+                    "href": href,
+                    "differs": differs.get(ob, "") if after == MET else "",
+                }
+            )
         vb = verdict(b.obligations) if b else "absent"
         vh = verdict(h.obligations) if h else "absent"
         rows.append(
