@@ -322,8 +322,9 @@ def test_any_state_is_drawn_escaped_and_labelled() -> None:
     svg = svg[svg.index("<svg") : svg.index("</svg>")]
     assert "≠ &lt;b&gt;partly&lt;/b&gt; &amp; …</text>" in svg  # any state: its own label, escaped
     assert "<title>ASID 0, driver: &lt;b&gt;partly&lt;/b&gt; &amp; restored</title>" in svg  # in full
-    assert 'fill="url(#pat-dots)"' in svg  # and a pattern, so it reads without colour
-    assert "≠ unknown</text>" in svg and 'fill="url(#pat-cross)"' in svg
+    assert '<rect class="c s-other d"' in svg  # and a pattern, so it reads without colour
+    assert "≠ unknown</text>" in svg and '<rect class="c s-unknown d"' in svg
+    assert ".s-other { fill: url(#pat-other); }" in html and '<pattern id="pat-other"' in html
     assert "<b>partly" not in html and "<li>userspace &lt;maps&gt;</li>" in html
 
 

@@ -15,16 +15,14 @@ from analyzer.model import EMPTY, INITIAL, START, UNKNOWN, USER_MAPS, Obligation
 
 class Look(NamedTuple):
     label: str
-    fill: str
-    pattern: str  # id of a <pattern> in the report's shared defs, or ""
-    dashed: bool = False
+    style: str  # a class of the report's stylesheet: fill (a pattern of the shared defs) and stroke
 
 
 LOOKS = {
-    USER_MAPS: Look("user maps", "#cfe2ff", "pat-solid"),
-    INITIAL: Look("1:1 passthrough", "#dcefe0", "pat-diag"),
-    EMPTY: Look("empty", "#ffffff", "", dashed=True),
-    UNKNOWN: Look("unknown", "#e6e6e6", "pat-cross", dashed=True),
+    USER_MAPS: Look("user maps", "s-user"),
+    INITIAL: Look("1:1 passthrough", "s-initial"),
+    EMPTY: Look("empty", "s-empty"),
+    UNKNOWN: Look("unknown", "s-unknown"),
 }
 MAX_LABEL = 17
 
@@ -36,13 +34,13 @@ def look(state: str) -> Look:
     if known is not None:
         return known
     label = state if len(state) <= MAX_LABEL else state[: MAX_LABEL - 1] + "…"
-    return Look(label, "#efe5f7", "pat-dots")
+    return Look(label, "s-other")
 
 
 def _group_look(asid: int | None) -> Look:
     if asid is None:
         return LOOKS[UNKNOWN]
-    return Look(f"ASID {asid}", "#ffffff" if asid == 0 else "#fde7c8", "" if asid == 0 else "pat-diag")
+    return Look(f"ASID {asid}", "s-asid0" if asid == 0 else "s-asid1")
 
 
 def _rows(states: list[tuple[State, State]]) -> list[tuple[str, list[tuple[Look, Look, str, str]]]]:
@@ -71,7 +69,7 @@ def replay_picture(o: Obligation) -> dict[str, Any] | None:
     columns = [
         {
             "x": LABEL_W + COL_W * i,
-            "cx": LABEL_W + COL_W * i + COL_W / 2,
+            "cx": LABEL_W + COL_W * i + COL_W // 2,
             "label": "start" if i == 0 else str(i),
         }
         for i in range(len(states))
@@ -87,15 +85,18 @@ def replay_picture(o: Obligation) -> dict[str, Any] | None:
             for i, (p_look, d_look, p_text, d_text) in enumerate(row):
                 mine = p_look if lane == 0 else d_look
                 differs = lane == 1 and p_text != d_text
+                text = p_text if lane == 0 else d_text
+                cut = mine.style == "s-other" and mine.label != text
+                x = LABEL_W + COL_W * i + 5
                 cells.append(
                     {
-                        "x": LABEL_W + COL_W * i + 5,
+                        "x": x,
                         "y": ly,
-                        "w": COL_W - 10,
-                        "h": LANE_H,
+                        "tx": x + (COL_W - 10) // 2,
                         "look": mine,
                         "label": ("≠ " if differs else "") + mine.label,
-                        "title": f"{title}, {who}: {p_text if lane == 0 else d_text}",
+                        # a state the model may grow is named in full where its label is cut
+                        "title": f"{title}, {who}: {text}" if cut else "",
                         "differs": differs,
                     }
                 )
@@ -108,6 +109,8 @@ def replay_picture(o: Obligation) -> dict[str, Any] | None:
         "w": width,
         "h": y - ROW_GAP + 6,
         "lane_x": LABEL_W - 4,
+        "cell_w": COL_W - 10,
+        "cell_h": LANE_H,
         "columns": columns,
         "titles": titles,
         "cells": cells,
