@@ -94,9 +94,9 @@ def test_order_verdict_findings_matrix_details(demo_html: str) -> None:
         demo_html,
     )
     assert found == [
-        ("error", "VDPA002", LEGACY_MAIN, "24"),
+        ("error", "VDPA002", LEGACY_MAIN, "29"),
         ("error", "VDPA001", LEGACY_MR, "7"),
-        ("note", "VDPA005", LEGACY_MAIN, "24"),
+        ("note", "VDPA005", LEGACY_MAIN, "29"),
     ]
     # details collapsed, the ops table inside
     assert re.findall(r"<details class=\"driver\"[^>]*>", demo_html) == [
@@ -144,7 +144,7 @@ def test_every_path_line_is_a_link(demo_html: str) -> None:
     )
     assert good
     excerpt = demo_html[demo_html.index(f'id="{good.group(1)}"') :][:2000]
-    assert '<span class="hit"><i>41</i>' in excerpt
+    assert '<span class="hit"><i>46</i>' in excerpt
 
 
 def test_snippets_expand_tabs(demo_html: str) -> None:
@@ -386,6 +386,11 @@ static int new_reset(struct vdpa_device *vdev)
 
 static int new_set_map(struct vdpa_device *vdev, unsigned int asid, struct vhost_iotlb *iotlb)
 {
+	struct new_dev *n = container_of(vdev, struct new_dev, vdpa);
+	struct vhost_iotlb_map *map;
+
+	for (map = vhost_iotlb_itree_first(iotlb, 0, ULLONG_MAX); map; map = vhost_iotlb_itree_next(map, 0, ULLONG_MAX))
+		vhost_iotlb_add_range(n->iotlb, map->start, map->last, map->addr, map->perm);
 	return 0;
 }
 
@@ -396,6 +401,10 @@ static const struct vdpa_config_ops new_ops = {
 """
 CLEAR = ("\tn->status = 0;", "\tn->status = 0;\n\tvhost_iotlb_reset(n->iotlb);")
 GOOD = "drivers/vdpa/good_vdpa/good_main.c"
+
+
+def _line_of(text: str, needle: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if needle in line)
 
 
 def demo_series(tmp_path: Path) -> tuple[Path, str]:
@@ -447,7 +456,7 @@ def test_gate_report(tmp_path: Path) -> None:
     p2 = html[html.index('id="patch-2"') : html.index('id="patch-3"')]
     assert sorted(re.findall(r'data-rule="(\w+)" data-path="([^"]+)" data-line="(\d+)"', p2)) == [
         ("VDPA001", NEW, "9"),
-        ("VDPA002", NEW, "23"),
+        ("VDPA002", NEW, str(_line_of(NEW_DRIVER.replace(*CLEAR), "new_ops = {"))),
     ]
     # the excerpt is the code as patch 2 left it (patch 4 moves it down by 3 lines)
     assert '<span class="hit"><i>9</i>        vhost_iotlb_reset(n-&gt;iotlb);' in p2
@@ -468,6 +477,15 @@ def test_gate_report(tmp_path: Path) -> None:
     assert new_row
     legacy = re.search(r'<tr data-driver="legacy_vdpa" data-table="legacy_ops"[^>]*>', html)
     assert legacy and "changed" not in legacy.group(0)
+    # with --source-url, each patch's findings link to that patch's commit
+    template = "https://git.example/tree/{path}?h={rev}#n{line}"
+    args = ["gate", "--repo", str(repo), "--base", base, "--format", "html", "-o", str(out), "--no-cache"]
+    assert main([*args, "--source-url", template]) == 1
+    html = out.read_text()
+    p2 = html[html.index('id="patch-2"') : html.index('id="patch-3"')]
+    assert f'<a class="loc" href="https://git.example/tree/{NEW}?h={sha2}#n9">{NEW}:9:2</a>' in p2
+    legacy_at_base = f'href="https://git.example/tree/{LEGACY_MR}?h={base}#n7"'
+    assert legacy_at_base in html[html.index('id="base"') :]
 
 
 def test_gate_report_of_a_mailed_series(tmp_path: Path) -> None:

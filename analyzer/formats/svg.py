@@ -20,7 +20,7 @@ class Look(NamedTuple):
 
 LOOKS = {
     USER_MAPS: Look("user maps", "s-user"),
-    INITIAL: Look("1:1 passthrough", "s-initial"),
+    INITIAL: Look("passthrough", "s-initial"),  # the initial 1:1 map
     EMPTY: Look("empty", "s-empty"),
     UNKNOWN: Look("unknown", "s-unknown"),
 }
