@@ -486,6 +486,8 @@ def test_gate_report(tmp_path: Path) -> None:
     assert f'<a class="loc" href="https://git.example/tree/{NEW}?h={sha2}#n9">{NEW}:9:2</a>' in p2
     legacy_at_base = f'href="https://git.example/tree/{LEGACY_MR}?h={base}#n7"'
     assert legacy_at_base in html[html.index('id="base"') :]
+    assert main([*args, "--head-only"]) == 1
+    assert "4 patches judged as a whole: 4 findings introduced, 0 fixed</p>" in out.read_text()
 
 
 def test_gate_report_of_a_mailed_series(tmp_path: Path) -> None:
