@@ -1,44 +1,28 @@
 """The HTML reports in a real browser: headless Chromium (Debian's package, installed by
-scripts/install-test-deps) renders them at 1400 and 800 px; the assertions read the DOM and the
-layout Chromium produced, and screenshots are kept in test-artifacts/ (first screen and whole page).
-
-The reports have no script (test_html.py asserts it); to read the layout, the test renders a copy
-with one measuring script appended, which writes what it measured into the DOM Chromium dumps.
-"""
+scripts/install-test-deps, driven over the DevTools protocol by tests/chromium.py) renders them
+at 1400 and 800 px; the assertions read the DOM and the layout Chromium produced, and screenshots
+are kept in test-artifacts/ (first screen at each width, whole page at 1400). The reports have no
+script (test_html.py asserts it): the measuring script comes through the protocol."""
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
+from chromium import Browser
 from conftest import FIXTURES, REPO, run_cli
 from kernel_corpus import kernel_tree
 from test_html import demo_series
 
 ARTIFACTS = REPO / "test-artifacts"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
 WIDTHS = (1400, 800)
 SCREEN_HEIGHT = 900
 
-# Reads the layout of the page it is appended to; the result goes into <pre id="measured">.
-MEASURE = """<script>
-(function () {
+# Reads the layout of the page Chromium rendered (run through the protocol: the page has no script).
+MEASURE = """(function () {
   function top(sel) { var e = document.querySelector(sel); return e ? e.getBoundingClientRect().top : null; }
   function target(href) { return document.getElementById(decodeURIComponent(href.slice(1))); }
   var broken = [];
@@ -56,24 +40,11 @@ MEASURE = """<script>
   var wide = Array.prototype.filter.call(document.querySelectorAll('main *'), function (e) {
     return e.getBoundingClientRect().right > innerWidth + 0.5 && !e.closest('.scroll, pre');
   }).map(function (e) { return e.tagName + '.' + e.className; });
-  var out = {width: innerWidth, scrollWidth: document.documentElement.scrollWidth,
-             height: document.documentElement.scrollHeight, findings: findings, broken: broken, cells: cells,
-             wide: wide.slice(0, 5), top: {findings: top('#findings'), patches: top('#patches'),
-             matrix: top('#matrix'), drivers: top('#drivers')}};
-  var pre = document.createElement('pre'); pre.id = 'measured'; pre.textContent = JSON.stringify(out);
-  document.body.appendChild(pre);
-})();
-</script>"""
-
-
-def _chromium(profile: Path, *args: str) -> str:
-    exe = shutil.which("chromium")
-    assert exe, "chromium is missing: scripts/install-test-deps installs it"
-    proc = subprocess.run(
-        [exe, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=180
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc.stdout
+  return {width: innerWidth, scrollWidth: document.documentElement.scrollWidth,
+          height: document.documentElement.scrollHeight, findings: findings, broken: broken, cells: cells,
+          wide: wide.slice(0, 5), top: {findings: top('#findings'), patches: top('#patches'),
+          matrix: top('#matrix'), drivers: top('#drivers')}};
+})()"""
 
 
 class _Matrix(HTMLParser):
@@ -99,25 +70,24 @@ class _Matrix(HTMLParser):
 
 def _look(name: str, report: Path, tmp_path: Path) -> tuple[dict[int, dict[str, Any]], str]:
     """Measure the report at each width and keep screenshots; returns (measures, DOM at 1400)."""
-    probe = tmp_path / f"{name}-probe.html"
-    probe.write_text(report.read_text(encoding="utf-8").replace("</body>", MEASURE + "</body>"))
-    profile = tmp_path / "profile"
     ARTIFACTS.mkdir(exist_ok=True)
-    measured, dom_1400 = {}, ""
-    for width in WIDTHS:
-        dom = _chromium(profile, f"--window-size={width},{SCREEN_HEIGHT}", "--dump-dom", probe.as_uri())
-        m = re.search(r'<pre id="measured">(.*?)</pre>', dom, re.S)
-        assert m, f"{name}: the measuring script did not run"
-        measured[width] = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
-        dom_1400 = dom_1400 or dom
-        shots = [("", SCREEN_HEIGHT)]
-        if width == WIDTHS[0]:  # the whole page once; the first screen at every width
-            shots.append(("-full", min(measured[width]["height"], 16000)))
-        for suffix, height in shots:
-            shot = ARTIFACTS / f"{name}-{width}{suffix}.png"
-            _chromium(profile, f"--window-size={width},{height}", f"--screenshot={shot}", report.as_uri())
-            assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
-    return measured, dom_1400
+    browser = Browser(tmp_path / "profile")
+    measured, dom = {}, ""
+    try:
+        for width in WIDTHS:
+            browser.open(report.as_uri(), width, SCREEN_HEIGHT)
+            measured[width] = browser.evaluate(MEASURE)
+            dom = dom or browser.evaluate("document.documentElement.outerHTML")
+            shots = [("", SCREEN_HEIGHT)]
+            if width == WIDTHS[0]:  # the whole page once; the first screen at every width
+                shots.append(("-full", min(measured[width]["height"], 16000)))
+            for suffix, height in shots:
+                shot = ARTIFACTS / f"{name}-{width}{suffix}.png"
+                browser.screenshot(shot, width, height)
+                assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
+    finally:
+        browser.close()
+    return measured, dom
 
 
 def _check_layout(measured: dict[int, dict[str, Any]], first: str = "findings") -> None:
@@ -168,6 +138,20 @@ def test_fixture_report_in_browser(tmp_path: Path) -> None:
     # the most severe first: two errors, then the note
     assert [f["id"][:2] for f in measured[1400]["findings"]] == ["f-"] * 3
     assert measured[1400]["findings"][2]["bottom"] <= SCREEN_HEIGHT  # three findings in the first screen
+    # an excerpt appears when a link points at it (the appendix stays out of the way otherwise)
+    html = (tmp_path / "fixture.html").read_text()
+    excerpt = re.search(r'href="#(src-[0-9a-f]{8}-\d+)" title="drivers/vdpa/good_vdpa/', html)
+    assert excerpt
+    browser = Browser(tmp_path / "profile")
+    try:
+        shown = "(function (e) { return [e.getBoundingClientRect().height, e.getBoundingClientRect().top]; })"
+        browser.open((tmp_path / "fixture.html").as_uri(), 800, SCREEN_HEIGHT)
+        assert browser.evaluate(f"{shown}(document.getElementById('{excerpt.group(1)}'))")[0] == 0
+        browser.open(f"{(tmp_path / 'fixture.html').as_uri()}#{excerpt.group(1)}", 800, SCREEN_HEIGHT)
+        height, top = browser.evaluate(f"{shown}(document.getElementById('{excerpt.group(1)}'))")
+        assert height > 60 and 0 <= top < SCREEN_HEIGHT  # shown, and scrolled to
+    finally:
+        browser.close()
 
 
 @pytest.mark.kernel
