@@ -40,7 +40,9 @@ MEASURE = """(function () {
   var wide = Array.prototype.filter.call(document.querySelectorAll('main *'), function (e) {
     return e.getBoundingClientRect().right > innerWidth + 0.5 && !e.closest('.scroll, pre');
   }).map(function (e) { return e.tagName + '.' + e.className; });
-  return {width: innerWidth, scrollWidth: document.documentElement.scrollWidth,
+  var scrolled = Array.prototype.filter.call(document.querySelectorAll('.scroll'), function (e) {
+    return e.scrollWidth > e.clientWidth; }).map(function (e) { return e.firstElementChild.id; });
+  return {width: innerWidth, scrolled: scrolled, scrollWidth: document.documentElement.scrollWidth,
           height: document.documentElement.scrollHeight, findings: findings, broken: broken, cells: cells,
           wide: wide.slice(0, 5), top: {findings: top('#findings'), patches: top('#patches'),
           matrix: top('#matrix'), drivers: top('#drivers')}};
@@ -95,6 +97,7 @@ def _check_layout(measured: dict[int, dict[str, Any]], first: str = "findings") 
         assert m["width"] == width
         assert m["scrollWidth"] <= width, (width, m["wide"])  # no horizontal overflow
         assert m["wide"] == [], (width, m["wide"])
+        assert m["scrolled"] == [], (width, m["scrolled"])  # the tables fit too, at 800 px
         assert m["broken"] == [], (width, m["broken"])  # every in-page link lands somewhere
         assert m["top"][first] < m["top"]["matrix"] < (m["top"]["drivers"] or m["top"]["matrix"] + 1)
         for cell in m["cells"]:  # each violated or unknown cell explains itself

@@ -15,7 +15,7 @@ from markupsafe import escape as html_escape
 
 from analyzer.cli import main
 from analyzer.engine import analyse
-from analyzer.findings import DriverReport, Result
+from analyzer.findings import Result, Unfollowed
 from analyzer.formats.html import ReportContext, format_html
 from analyzer.formats.links import SourceUrl
 from analyzer.model import INITIAL, MET, UNKNOWN, USER_MAPS, Obligation, State, Step
@@ -168,7 +168,7 @@ def test_replay_is_a_picture(demo_html: str) -> None:
     assert 'viewBox="0 0 ' in svg and 'width="100%"' in svg
     texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
     # time axis, both ASIDs and the group, labelled so the picture reads without colour
-    assert texts[:4] == ["start", "1", "2", "✗ diverges"]
+    assert texts[:5] == ["start", "1", "2", "3", "✗ diverges"]
     assert {"ASID 0", "ASID 1", "desc group", "parent", "driver", "user maps", "≠ empty"} <= set(texts)
     assert 'class="mark"' in svg  # the first divergence
     assert "<li>userspace maps guest memory in ASID 0 (.set_map/.dma_map)</li>" in legacy
@@ -298,13 +298,7 @@ def _result_with(obligation: Obligation, **fields: object) -> tuple[Result, dict
     good = result.drivers[0]
     assert good.table.name == "good_ops"
 
-    @dataclasses.dataclass(frozen=True)
-    class GrownReport(DriverReport):  # what the engine may hand over later
-        unfollowed: tuple[object, ...] = ()
-        verdict: str | None = None
-
-    base = {f.name: getattr(good, f.name) for f in dataclasses.fields(DriverReport)}
-    grown = GrownReport(**{**base, "obligations": (obligation, *good.obligations[1:]), **fields})  # type: ignore[arg-type]
+    grown = dataclasses.replace(good, obligations=(obligation, *good.obligations[1:]), **fields)  # type: ignore[arg-type]
     return dataclasses.replace(result, drivers=(grown, *result.drivers[1:])), rules
 
 
@@ -350,16 +344,17 @@ def test_met_where_states_differ_says_why(tmp_path: Path) -> None:
 
 
 def test_unfollowed_calls_and_undecided_verdict_are_shown() -> None:
-    class Call:
-        path, line, callee, why = LEGACY_MR, 7, "ops->clear", "pointer without a <target>"
-
     o = Obligation("maps-survive-reset", "t", "unknown", "an op could not be decided")
-    result, rules = _result_with(o, unfollowed=(Call(),), verdict="undecided")
+    result, rules = _result_with(
+        o,
+        unfollowed=(Unfollowed("reset", LEGACY_MR, 7, "ops->clear", "pointer without a <target>"),),
+        verdict="undecided",
+    )
     html = format_html(result, rules, ReportContext(TreeInfo("/t"), SourceUrl("https://h/{path}#{line}")))
     assert 'data-table="good_ops" data-verdict="undecided"' in html
     assert "1 call not followed" in html
     assert (
-        f'<a class="loc" href="https://h/{LEGACY_MR}#7">{LEGACY_MR}:7</a> ops-&gt;clear: pointer without a &lt;target&gt;'
+        f'<a class="loc" href="https://h/{LEGACY_MR}#7">{LEGACY_MR}:7</a> .reset: ops-&gt;clear: pointer without a &lt;target&gt;'
         in html
     )
     assert re.search(r'data-status="unknown"[^>]*><a href="#t-good_ops-maps-survive-reset">', html)

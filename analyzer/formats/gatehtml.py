@@ -19,7 +19,7 @@ from analyzer.formats.htmlview import (
     finding_cards,
 )
 from analyzer.gate import GateResult
-from analyzer.model import MET, NOT_APPLICABLE, OBLIGATION_TITLES, verdict
+from analyzer.model import MET, NOT_APPLICABLE, OBLIGATION_TITLES
 from analyzer.rulebook import Rule
 from analyzer.treeinfo import TreeInfo
 
@@ -39,7 +39,7 @@ def _explaining(cards: list[dict[str, Any]], table: tuple[str, str], key: str) -
         for c in cards
         if c["f"].ops_table
         and (c["f"].ops_table.path, c["f"].ops_table.name) == table
-        and c["f"].rule_id in OBLIGATION_RULES[key]
+        and c["f"].rule_id in OBLIGATION_RULES.get(key, ())
     ]
     return "#" + hits[-1]["anchor"] if hits else None
 
@@ -73,8 +73,8 @@ def _matrix(
                     "differs": differs.get(ob, "") if after == MET else "",
                 }
             )
-        vb = verdict(b.obligations) if b else "absent"
-        vh = verdict(h.obligations) if h else "absent"
+        vb = b.verdict if b else "absent"
+        vh = h.verdict if h else "absent"
         rows.append(
             {
                 "driver": h.driver if h else b.driver if b else "",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from analyzer.findings import SEVERITY_RANK, DriverReport, Finding, TraceStep
 from analyzer.formats.links import SourceUrl, excerpt_id, slug
 from analyzer.formats.svg import glyphs, replay_picture
-from analyzer.model import MET, ONCHIP_OPS, Obligation, State, verdict
+from analyzer.model import INITIAL, MET, ONCHIP_OPS, Obligation, State
 
 if TYPE_CHECKING:
     import jinja2
@@ -23,10 +23,10 @@ OBLIGATION_RULES = {
     "maps-survive-reset": ("VDPA001", "VDPA002"),
     "old-userspace-reset": ("VDPA003", "VDPA004", "VDPA009"),
     "release-then-reuse": ("VDPA010", "VDPA005"),
+    "release-one-asid": ("VDPA010",),
     "desc-group-asid-reset": ("VDPA008", "VDPA007"),
     "dma-map-unmap": ("VDPA006",),
 }
-RULE_OBLIGATION = {r: key for key, rules in OBLIGATION_RULES.items() for r in rules}
 # What each replay compares (model.py's focus functions), to say why other differences do not matter.
 FOCUS = {
     "desc-group-asid-reset": "which ASID the descriptor group is bound to",
@@ -172,6 +172,7 @@ def driver_view(
     ]
     for c in mine:
         c["table_anchor"] = anchor
+    initial = d.effects.initial if d.effects is not None else INITIAL  # where the replays start
     obligations = []
     for o in d.obligations:
         replay = anchors.take(f"{anchor}-{o.key}")
@@ -184,14 +185,14 @@ def driver_view(
         # also carries the picture; to the replay where no finding explains it
         href = "#" + (explaining[0]["anchor"] if o.status != MET and explaining else replay)
         if explaining and explaining[0]["picture"] is None:
-            explaining[0]["picture"] = replay_picture(o)
+            explaining[0]["picture"] = replay_picture(o, initial)
             explaining[0]["picture_label"] = f"{o.title}: {o.status}"
         obligations.append(
             {
                 "o": o,
                 "anchor": replay,
                 "href": href,
-                "picture": replay_picture(o),
+                "picture": replay_picture(o, initial),
                 "differs": differs,
                 "findings": explaining,
             }
@@ -213,13 +214,16 @@ def driver_view(
     return {
         "d": d,
         "anchor": anchor,
-        "verdict": getattr(d, "verdict", None) or verdict(d.obligations),
+        "verdict": d.verdict,
         "href": sources.href(d.table.path, d.table.line),
         "ops": ops,
         "onchip": bool(present & ONCHIP_OPS),
         "glyphs": glyphs(present, set(conditional), api_ops),
         "obligations": obligations,
-        "unfollowed": [_unfollowed(u, sources) for u in getattr(d, "unfollowed", ())],
+        "unfollowed": [
+            {"u": u, "href": sources.href(u.path, u.line), "text": f".{u.op}: {u.callee}: {u.why}"}
+            for u in d.unfollowed
+        ],
         "findings": mine,
     }
 
@@ -228,15 +232,6 @@ def _near(table_path: str, path: str) -> str:
     """A function's file as seen from its ops table's directory, when it is there."""
     here = table_path.rpartition("/")[0] + "/"
     return path.removeprefix(here) if path.startswith(here) else path
-
-
-def _unfollowed(u: object, sources: Sources) -> dict[str, Any]:
-    """A call the analysis could not follow, whatever shape the engine gives it."""
-    path, line = getattr(u, "path", None), getattr(u, "line", None)
-    callee, why = getattr(u, "callee", None), getattr(u, "why", None)
-    text = f"{callee}: {why}" if callee or why else str(u)
-    href = sources.href(path, line) if isinstance(path, str) and isinstance(line, int) else None
-    return {"path": path, "line": line, "href": href, "text": text}
 
 
 def environment() -> jinja2.Environment:

@@ -26,7 +26,7 @@ LOOKS = {
 }
 MAX_LABEL = 17
 
-LABEL_W, COL_W, AXIS_H, LANE_H, LANE_GAP, ROW_GAP = 122, 108, 26, 15, 2, 6
+LABEL_W, COL_W, AXIS_H, LANE_H, LANE_GAP, ROW_GAP = 118, 96, 26, 15, 2, 6
 
 
 def look(state: str) -> Look:
@@ -59,11 +59,13 @@ def _rows(states: list[tuple[State, State]]) -> list[tuple[str, list[tuple[Look,
     return rows
 
 
-def replay_picture(o: Obligation) -> dict[str, Any] | None:
-    """What the template needs to draw one obligation's replay; None without structured steps."""
+def replay_picture(o: Obligation, initial: str = INITIAL) -> dict[str, Any] | None:
+    """What the template needs to draw one obligation's replay, from the driver's initial
+    mapping (what its creation path installs); None without structured steps."""
     if not o.steps or any(s.expected_state is None or s.driver_state is None for s in o.steps):
         return None
-    states: list[tuple[State, State]] = [(START, START)]
+    start = State((initial, initial), START.desc_group_asid)
+    states: list[tuple[State, State]] = [(start, start)]
     states += [(s.expected_state, s.driver_state) for s in o.steps if s.expected_state and s.driver_state]
     width = LABEL_W + COL_W * len(states)
     columns = [
