@@ -556,3 +556,29 @@ def test_replay_without_states_is_a_table() -> None:
     replay = replay[: replay.index("</div>")]
     assert "<svg" not in replay
     assert '<tr class="diverge"><td>2</td><td>reset</td><td>kept</td><td>≠ &lt;gone&gt;</td></tr>' in replay
+
+
+def test_gate_report_of_a_series_that_stops(tmp_path: Path) -> None:
+    """A cover letter is listed as not applied; a patch that does not apply ends the report."""
+    repo, base = demo_series(tmp_path)
+    series = tmp_path / "series"
+    git(repo, "format-patch", "-q", "--cover-letter", "-o", str(series), f"{base}..HEAD")
+    tree = tmp_path / "tree"
+    shutil.copytree(DEMO, tree, symlinks=False)
+    good = tree / GOOD
+    good.write_text(
+        good.read_text().replace("\t.compat_reset = good_compat_reset,", "\t.compat_reset = other,")
+    )
+    out = tmp_path / "s.html"
+    patches = sorted(map(str, series.iterdir()))
+    assert (
+        main(["gate", "--tree", str(tree), *patches, "--format", "html", "-o", str(out), "--no-cache"]) == 2
+    )
+    html = out.read_text()
+    assert re.findall(r'<section class="patch" id="([\w-]+)" data-verdict="(\w+)">', html) == [
+        ("patch-1", "success"),
+        ("patch-2", "fail"),
+        ("not-applied", "fail"),
+    ]
+    assert "[3/3] good_vdpa: drop compat_reset</h3>" in html and "Does not apply: <span" in html
+    assert re.search(r"Not applied: \[0/3\] [^<]*\(cover letter", html)
