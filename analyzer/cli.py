@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from analyzer.cache import FactsCache
-    from analyzer.findings import Finding
+    from analyzer.findings import Finding, Result
+    from analyzer.formats.html import ReportContext
     from analyzer.rulebook import Rule
     from analyzer.suppress import BaselineEntry
 
@@ -70,6 +71,11 @@ def _selection_options(p: argparse.ArgumentParser) -> None:
         help="only these rules (ids or names, comma-separated)",
     )
     p.add_argument("--ignore", action="append", default=[], metavar="IDS", help="skip these rules")
+    p.add_argument(
+        "--source-url",
+        metavar="TEMPLATE",
+        help="HTML: link each path:line to this URL ({path} {line} {rev} {version})",
+    )
     p.add_argument("--baseline", metavar="FILE", help="accept the findings listed in FILE")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the facts cache")
     p.add_argument(
@@ -84,6 +90,8 @@ def _setup(args: argparse.Namespace) -> tuple[dict[str, Rule], set[str], list[Ba
     from analyzer.rulebook import load_rules, resolve_rule_ids
     from analyzer.suppress import load_baseline
 
+    if getattr(args, "source_url", None):
+        _html_context(args, None)
     rules = load_rules()
     enabled = resolve_rule_ids(rules, args.select) if args.select else set(rules)
     if args.select and not enabled:  # `--select ""` would silently disable every rule
@@ -95,6 +103,26 @@ def _setup(args: argparse.Namespace) -> tuple[dict[str, Rule], set[str], list[Ba
             raise _Unusable(f"{args.output}: directory {out_dir} does not exist")
     baseline = load_baseline(Path(args.baseline)) if args.baseline else []
     return rules, enabled, baseline
+
+
+def _html_context(
+    args: argparse.Namespace, root: str | None, rev: str | None = None, result: Result | None = None
+) -> ReportContext:
+    """Which kernel the tree is, where --source-url links go, the text of the ops' files for
+    the report's excerpts; root None: only check the template."""
+    from analyzer.formats.html import context_for
+    from analyzer.formats.links import TemplateError, template_fields
+    from analyzer.treeinfo import TreeInfo, read_lines, tree_info
+
+    try:
+        if root is None:
+            template_fields(args.source_url)
+            return context_for(TreeInfo(""), None)
+        files = {p for d in result.drivers for _, p, _ in d.op_locations} if result else set()
+        lines = read_lines(root, files) if result and not args.source_url else None
+        return context_for(tree_info(root, rev), args.source_url, rev is not None, lines)
+    except TemplateError as err:
+        raise _Unusable(str(err)) from None
 
 
 def _emit(args: argparse.Namespace, text: str) -> None:
@@ -269,7 +297,8 @@ def _check(args: argparse.Namespace) -> int:
         args.color == "auto" and not args.output and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     )
     brief = {"quiet": getattr(args, "quiet", False), "terse": getattr(args, "terse", False)}
-    _emit(args, formatter(args.format, color, **brief)(result, rules))
+    context = _html_context(args, result.root, None, result) if args.format == "html" else None
+    _emit(args, formatter(args.format, color, context=context, **brief)(result, rules))
     return EXIT_CLEAN if args.write_baseline else _exit_status(result.findings, args.fail_on)
 
 
@@ -316,6 +345,11 @@ def _gate(args: argparse.Namespace) -> int:
         from analyzer.workflow.patchwork import records
 
         _emit(args, records(args, result, rules))
+    elif args.format == "html":
+        from analyzer.formats.gatehtml import format_gate_html
+
+        root, rev = (args.repo, result.base) if args.repo else (args.tree, None)
+        _emit(args, format_gate_html(result, rules, _html_context(args, root, rev)))
     else:
         _emit(args, FORMATTERS[args.format](result, rules))
     if args.verbose:

@@ -9,7 +9,7 @@ chain of functions, message without numbers), so code that moves is not new.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -47,6 +47,7 @@ class PatchVerdict(NamedTuple):
     fixed: tuple[Finding, ...]
     verdict: str
     message_id: str = ""  # the patch email's Message-Id, when it has one (patchwork finds it by that)
+    source_lines: Mapping[str, tuple[str, ...]] | None = None  # the state after it, for snippets
 
 
 class Skipped(NamedTuple):
@@ -87,6 +88,7 @@ class GateResult(NamedTuple):
     skipped: tuple[Skipped, ...] = ()
     not_applied: NotApplied | None = None  # the series stopped here (exit 2)
     at_head: tuple[tuple[Finding, PatchVerdict], ...] = ()  # new at head, with the patch adding it
+    base_state: Result | None = None
 
 
 class _Step(NamedTuple):
@@ -207,7 +209,8 @@ def _judge(steps: list[_Step], series: _Series, head_only: bool, base: str) -> G
             break
         head, found = series.state(changed, last=i == len(steps) - 1)
         introduced, fixed = _diff(prev, found)
-        verdict = PatchVerdict(*step[:4], introduced, fixed, _verdict(introduced))
+        lines = _lines(head, series.analysis, introduced)
+        verdict = PatchVerdict(*step[:4], introduced, fixed, _verdict(introduced), source_lines=lines)
         verdicts.append(verdict)
         added_by |= {f.fingerprint(): verdict for f in introduced}
         prev = found
@@ -222,6 +225,7 @@ def _judge(steps: list[_Step], series: _Series, head_only: bool, base: str) -> G
             introduced,
             fixed,
             _verdict(introduced),
+            source_lines=_lines(head, series.analysis, introduced),
         )
         verdicts, added_by = [whole], dict.fromkeys(added_by, whole)
     worst = max((VERDICTS.index(v.verdict) for v in verdicts), default=0)
@@ -239,7 +243,20 @@ def _judge(steps: list[_Step], series: _Series, head_only: bool, base: str) -> G
         series.analysis.reused,
         not_applied=failed,
         at_head=tuple(at_head),
+        base_state=base_result,
     )
+
+
+def _lines(state: Result, analysis: Analysis, findings: Iterable[Finding]) -> dict[str, tuple[str, ...]]:
+    """The text of the files findings point at, in the state the analysis is in (the HTML
+    report shows each patch's findings as that patch left the code)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for path in sorted({p for f in findings for p in (f.path, *(s.path for s in f.trace))}):
+        if path in state.source_lines:
+            out[path] = state.source_lines[path]
+        elif (data := analysis.index.raw(path)) is not None:
+            out[path] = tuple(data.decode("utf-8", "replace").splitlines())
+    return out
 
 
 def gate_repo(

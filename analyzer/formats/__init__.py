@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from analyzer.findings import Result
 from analyzer.rulebook import Rule
 
+if TYPE_CHECKING:
+    from analyzer.formats.html import ReportContext
+
 Formatter = Callable[[Result, dict[str, Rule]], str]
 
 
-def formatter(name: str, color: bool = False, quiet: bool = False, terse: bool = False) -> Formatter:
-    """quiet and terse shape the text output only: findings only, and one line each."""
+def formatter(
+    name: str,
+    color: bool = False,
+    quiet: bool = False,
+    terse: bool = False,
+    context: ReportContext | None = None,
+) -> Formatter:
+    """quiet and terse shape the text output only: findings only, and one line each; context
+    (the kernel, --source-url) the HTML report only."""
     if name == "json":
         from analyzer.formats.jsonfmt import format_json
 
@@ -19,7 +30,7 @@ def formatter(name: str, color: bool = False, quiet: bool = False, terse: bool =
     if name == "html":
         from analyzer.formats.html import format_html
 
-        return format_html
+        return lambda result, rules: format_html(result, rules, context)
     if name == "sarif":
         from analyzer.formats.sarif import format_sarif
 
@@ -34,4 +45,4 @@ def formatter(name: str, color: bool = False, quiet: bool = False, terse: bool =
 
 
 FORMATS = ("text", "json", "sarif", "html", "github")
-GATE_FORMATS = ("text", "json", "sarif", "github", "patchwork")
+GATE_FORMATS = ("text", "json", "sarif", "github", "patchwork", "html")

@@ -189,10 +189,18 @@ def format_sarif(g: GateResult, rules: dict[str, Rule]) -> str:
     return json.dumps(log, indent=2) + "\n"
 
 
+def format_html(g: GateResult, rules: dict[str, Rule]) -> str:
+    """The series report (the CLI passes the tree's context: kernel version, --source-url)."""
+    from analyzer.formats.gatehtml import format_gate_html
+
+    return format_gate_html(g, rules)
+
+
 FORMATTERS = {  # one per name in analyzer.formats.GATE_FORMATS
     "text": format_text,
     "json": format_json,
     "sarif": format_sarif,
     "github": format_github,
     "patchwork": format_patchwork,
+    "html": format_html,
 }

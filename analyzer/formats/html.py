@@ -1,40 +1,55 @@
 """The HTML compliance report: one self-contained file, rendered by Jinja2 with autoescape.
 
-Jinja2 is imported here only, so text, JSON and SARIF runs never load it.
+Top to bottom, as a reviewer reads it: which tree and the verdict; the findings, most severe
+first, each with its trace; the drivers x obligations matrix; per driver details, collapsed;
+the rules' text; the excerpts every path:line link lands on. Jinja2 is imported only when a
+report is written, so text, JSON and SARIF runs never load it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from analyzer import __version__
-from analyzer.findings import DriverReport, Finding, Result, TraceStep
+from analyzer.findings import SEVERITY_RANK, DriverReport, Finding, Result
+from analyzer.formats.htmlview import Anchors, Sources, by_severity, driver_view, environment, finding_cards
+from analyzer.formats.links import SourceUrl, TemplateError
 from analyzer.model import OBLIGATION_TITLES
 from analyzer.rulebook import Rule
+from analyzer.treeinfo import TreeInfo
 
-SNIPPET_CONTEXT = 2  # lines shown above and below a flagged line
+
+class ReportContext(NamedTuple):
+    """What the CLI learnt outside the analysis: which kernel, where its sources are browsed."""
+
+    tree: TreeInfo | None = None
+    source_url: SourceUrl | None = None  # for the (base) tree
+    published_states: bool = False  # gate: each patch's state is a commit a source browser has
+    lines: Mapping[str, tuple[str, ...]] = {}  # more of the tree's files, for excerpts (ops' functions)
+
+
+def context_for(
+    tree: TreeInfo,
+    template: str | None,
+    published_states: bool = False,
+    lines: Mapping[str, tuple[str, ...]] | None = None,
+) -> ReportContext:
+    """The report's context for a tree; TemplateError if the template needs what the tree lacks."""
+    if template is None:
+        return ReportContext(tree, None, published_states, lines or {})
+    url = SourceUrl(template, tree.commit, tree.version)
+    missing = url.missing()
+    if missing == "rev":
+        raise TemplateError(f"--source-url uses {{rev}} but {tree.root} is not a git work tree")
+    if missing == "version":
+        raise TemplateError(f"--source-url uses {{version}} but {tree.root} has no kernel Makefile")
+    return ReportContext(tree, url, published_states, lines or {})
 
 
 def _tri(value: bool | None) -> str:
     return "unknown" if value is None else ("yes" if value else "no")
-
-
-def _snippet(result: Result, path: str, line: int) -> list[dict[str, Any]]:
-    lines = result.source_lines.get(path, ())
-    lo, hi = max(1, line - SNIPPET_CONTEXT), min(len(lines), line + SNIPPET_CONTEXT)
-    return [{"no": n, "text": lines[n - 1].expandtabs(8), "flagged": n == line} for n in range(lo, hi + 1)]
-
-
-def _finding(result: Result, f: Finding) -> dict[str, Any]:
-    where = f"ops table {f.ops_table.name}" if f.ops_table else "here"
-    steps: tuple[TraceStep, ...] = f.trace or (TraceStep("", f.path, f.line, f.column, where),)
-    return {
-        "f": f,
-        "anchor": f"finding-{f.fingerprint()[:12]}",
-        "steps": [{"s": s, "snippet": _snippet(result, s.path, s.line)} for s in steps],
-    }
 
 
 def _effects(d: DriverReport) -> list[tuple[str, str, str, str]]:
@@ -48,72 +63,72 @@ def _effects(d: DriverReport) -> list[tuple[str, str, str, str]]:
         if op.present
     ]
     if e.reset_map.present:
-        out.append((".reset_map", "-", "yes (its contract, Linux commit d2cf1b6e3b85)", "-"))
+        out.append((".reset_map", "-", "yes (its contract, d2cf1b6e3b85)", "-"))
     return out
 
 
-def _driver(result: Result, d: DriverReport, findings: list[Finding]) -> dict[str, Any]:
-    locations = {op: (p, n) for op, p, n in d.op_locations}
-    conditional = dict(d.conditional_ops)
-    ops = [
-        {
-            "op": e.op,
-            "function": e.function,
-            "line": e.line,
-            "where": locations.get(e.op),
-            "conditional": conditional.get(e.op, ""),
-        }
-        for e in d.table.entries
-        if e.function is not None
-    ]
-    return {
-        "d": d,
-        "anchor": f"driver-{d.table.name}",
-        "verdict": d.verdict,
-        "ops": ops,
-        "effects": _effects(d),
-        "findings": [_finding(result, f) for f in findings],
-    }
+def rules_view(rules: dict[str, Rule], findings: tuple[Finding, ...]) -> list[dict[str, Any]]:
+    """Each rule with its findings' count and the severities they carry (VDPA005 is a note
+    where the driver has no .compat_reset): the rule's default only where it found nothing."""
+    out = []
+    for rid in sorted(rules):
+        mine = [f for f in findings if f.rule_id == rid]
+        severities = sorted({f.severity for f in mine}, key=lambda s: -SEVERITY_RANK[s])
+        out.append(
+            {"rule": rules[rid], "count": len(mine), "severities": severities or [rules[rid].severity]}
+        )
+    return out
 
 
-def view(result: Result, rules: dict[str, Rule]) -> dict[str, Any]:
-    by_table: dict[str, list[Finding]] = {}
-    loose: list[Finding] = []
-    for f in result.findings:
-        if f.ops_table is None:
-            loose.append(f)
-        else:
-            by_table.setdefault(f"{f.ops_table.path}:{f.ops_table.name}", []).append(f)
-    drivers = [_driver(result, d, by_table.get(f"{d.table.path}:{d.table.name}", [])) for d in result.drivers]
-    per_rule = Counter(f.rule_id for f in result.findings)
+def verdict_line(drivers: list[dict[str, Any]], severities: Counter[str]) -> tuple[str, str]:
+    """(overall verdict, one sentence) for the top of the page."""
+    n = len(drivers)
+    verdicts = Counter(d["verdict"] for d in drivers)
+    counts = ", ".join(
+        f"{severities.get(s, 0)} {w}{'' if severities.get(s, 0) == 1 else 's'}"
+        for s, w in (("error", "error"), ("warning", "warning"), ("note", "note"))
+    )
+    if verdicts.get("violating"):
+        return "violating", f"{verdicts['violating']} of {n} ops tables violate the contract · {counts}"
+    if verdicts.get("undecided"):
+        return "undecided", f"{verdicts['undecided']} of {n} ops tables could not be decided · {counts}"
+    if severities.get("error"):
+        return "violating", f"{n} ops tables comply with the model, but the analysis reports · {counts}"
+    return "compliant", f"all {n} ops tables comply · {counts}"
+
+
+def view(result: Result, rules: dict[str, Rule], context: ReportContext | None = None) -> dict[str, Any]:
+    context = context or ReportContext()
+    sources = Sources({**context.lines, **result.source_lines}, url=context.source_url)
+    anchors = Anchors()
+    cards = finding_cards(by_severity(result.findings), sources, anchors)
+    drivers = [driver_view(d, sources, anchors, cards) for d in result.drivers]
     severities = Counter(f.severity for f in result.findings)
+    overall, line = verdict_line(drivers, severities)
+    for dv in drivers:
+        dv["effects"] = _effects(dv["d"])
     return {
         "version": __version__,
+        "tree": context.tree or TreeInfo(result.root),
         "root": result.root,
         "api": result.api,
         "seconds": result.seconds,
         "files_parsed": result.files_parsed,
+        "overall": overall,
+        "verdict_line": line,
+        "findings": cards,
         "drivers": drivers,
         "verdicts": Counter(d["verdict"] for d in drivers),
         "obligations": OBLIGATION_TITLES,
         "severities": severities,
-        "rules": [(rules[r], per_rule.get(r, 0)) for r in sorted(rules)],
-        "loose": [_finding(result, f) for f in loose],
+        "rules": rules_view(rules, result.findings),
         "gaps": result.parse_gaps,
         "suppressed": result.suppressed,
         "suppression_notes": result.suppression_notes,
         "errors": result.errors,
+        "excerpts": sources.appendix(),
     }
 
 
-def format_html(result: Result, rules: dict[str, Rule]) -> str:
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent.parent / "templates"),
-        autoescape=True,  # everything shown comes from the scanned tree: never markup
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return env.get_template("report.html.j2").render(**view(result, rules))
+def format_html(result: Result, rules: dict[str, Rule], context: ReportContext | None = None) -> str:
+    return environment().get_template("report.html.j2").render(**view(result, rules, context))
