@@ -7,13 +7,13 @@ from collections.abc import Callable, Collection
 from typing import NamedTuple
 
 from analyzer.cache import FactsCache
-from analyzer.resultcache import ResultCache, digest
 from analyzer.checks import CHECKS, binding_state, driver_effects
 from analyzer.driver import DriverContext, Issue
 from analyzer.facts import OpsTable
 from analyzer.findings import DriverReport, Finding, Result, TableRef, Unfollowed
 from analyzer.index import TreeIndex, driver_name
 from analyzer.model import replay, verdict
+from analyzer.resultcache import ResultCache, digest
 from analyzer.rulebook import Rule
 from analyzer.semantics.kb import KnowledgeBase, load_knowledge
 from analyzer.semantics.program import TreeProgram
