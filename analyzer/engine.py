@@ -270,12 +270,14 @@ class Analysis:
         for table in tables:
             by_file.setdefault(table.path, []).append(table)
         read_gaps: set[SourceProblem] = set()
+        depends: set[str] = {t.path for t in tables}
         for n, group in enumerate(by_file.values(), 1):
             index.progress("analysing drivers", n, len(by_file))
             for tr in self._tables_of_file(group):
                 findings.extend(tr.findings)
                 drivers.append(tr.report)
                 read_gaps.update(tr.gaps)
+                depends |= tr.touched
         if "VDPA000" in self.enabled and "VDPA000" in self.rules:
             for problem in unreadable:
                 message = f"{problem.message}; the file may hold a vDPA ops table and was not analysed"
@@ -293,7 +295,7 @@ class Analysis:
             tuple(drivers),
             tuple(ordered),
             errors,
-            len(index.parsed()),
+            len(depends),  # the files the verdicts depend on: the same cold or warm
             gaps,
             _source_lines(index, ordered),
             time.perf_counter() - started,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import shutil
 from pathlib import Path
 
 from conftest import FIXTURES, REPO, run_cli
@@ -34,10 +35,36 @@ def test_cached_facts_give_the_same_verdicts(tmp_path: Path) -> None:
         cold_cache = FactsCache(where)
         cold = analyse([str(tree)], RULES, set(RULES), cache=cold_cache)
         assert cold_cache.hits == 0 and cold_cache.misses > 0
+        # the table groups' results are stored: a warm run reuses them and misses no facts
         warm_cache = FactsCache(where)
         warm = analyse([str(tree)], RULES, set(RULES), cache=warm_cache)
-        assert warm_cache.misses == 0 and warm_cache.hits == cold_cache.misses
-        assert _key(warm) == _key(cold) == _key(analyse([str(tree)], RULES, set(RULES)))
+        assert warm_cache.misses == 0
+        # without the stored results, every file's facts come from the cache
+        shutil.rmtree(where / "results")
+        facts_only = FactsCache(where)
+        again = analyse([str(tree)], RULES, set(RULES), cache=facts_only)
+        assert facts_only.misses == 0 and facts_only.hits == cold_cache.misses
+        assert _key(warm) == _key(cold) == _key(again) == _key(analyse([str(tree)], RULES, set(RULES)))
+
+
+def test_stored_results_follow_an_edited_callee(tmp_path: Path) -> None:
+    """A table's stored result is reused only while every file its analysis read is unchanged:
+    an edit in another file of the driver (the callee that clears) changes the verdict."""
+    tree = tmp_path / "tree"
+    shutil.copytree(FIXTURES / "demo-kernel", tree)
+    cache = tmp_path / "cache"
+    first = analyse([str(tree)], RULES, set(RULES), cache=FactsCache(cache))
+    assert [f.rule_id for f in first.findings if f.rule_id == "VDPA001"] == ["VDPA001"]
+    mr = tree / "drivers/vdpa/legacy_vdpa/legacy_mr.c"
+    mr.write_text(
+        mr.read_text().replace(
+            "vhost_iotlb_del_range(ld->iotlb, 0, ULLONG_MAX); /* expect", "/* gone */ (void)ld; /* expect"
+        )
+    )
+    second = analyse([str(tree)], RULES, set(RULES), cache=FactsCache(cache))
+    uncached = analyse([str(tree)], RULES, set(RULES))
+    assert _key(second) == _key(uncached)
+    assert "VDPA001" not in [f.rule_id for f in second.findings]
 
 
 def test_frozen_facts_keep_every_body() -> None:
@@ -52,18 +79,22 @@ def test_frozen_facts_keep_every_body() -> None:
 def test_corrupt_and_truncated_entries_are_misses(tmp_path: Path) -> None:
     tree = FIXTURES / "demo-kernel"
     analyse([str(tree)], RULES, set(RULES), cache=FactsCache(tmp_path / "c"))
+    facts = sorted(
+        p for p in (tmp_path / "c").rglob("*") if p.is_file() and p.parts[-3] not in ("results", "trees")
+    )
     entries = sorted(p for p in (tmp_path / "c").rglob("*") if p.is_file())
-    assert entries
+    assert facts and len(entries) > len(facts)  # stored results too
     for n, p in enumerate(entries):
         data = p.read_bytes()
         p.write_bytes(data[: len(data) // 2] if n % 2 else data[:-10] + b"garbage!!!")
     cache = FactsCache(tmp_path / "c")
     result = analyse([str(tree)], RULES, set(RULES), cache=cache)
-    assert cache.hits == 0 and cache.misses == len(entries)
+    assert cache.hits == 0 and cache.misses == len(facts)  # corrupt results are misses too
     assert _key(result) == _key(analyse([str(tree)], RULES, set(RULES)))
+    shutil.rmtree(tmp_path / "c" / "results")
     again = FactsCache(tmp_path / "c")
     analyse([str(tree)], RULES, set(RULES), cache=again)
-    assert again.hits == len(entries)  # rewritten whole
+    assert again.hits == len(facts)  # rewritten whole
 
 
 def test_concurrent_runs_share_a_cache(tmp_path: Path) -> None:
