@@ -299,7 +299,7 @@ class Analysis:
             gaps,
             _source_lines(index, ordered),
             time.perf_counter() - started,
-            tuple(s for f in index.parsed() for s in find_suppressions(f.path, index.raw(f.path) or b"")),
+            tuple(s for rel in sorted(depends) for s in find_suppressions(rel, index.raw(rel) or b"")),
         )
 
 

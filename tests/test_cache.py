@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
-import shutil
 from pathlib import Path
 
 from conftest import FIXTURES, REPO, run_cli

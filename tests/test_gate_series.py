@@ -278,7 +278,7 @@ def test_text_says_what_the_user_gave(tmp_path: Path) -> None:
     proc = run_cli("gate", "--repo", str(repo), "--base", "HEAD~1")
     assert proc.stdout.startswith(f"vdpa-lint gate: base HEAD~1 ({sha}): 3 findings already present")
     assert proc.stdout.endswith("\nseries: SUCCESS\n") and proc.stderr == ""
-    verbose = run_cli("gate", "-v", "--repo", str(repo), "--base", "HEAD~1")
+    verbose = run_cli("gate", "-v", "--no-cache", "--repo", str(repo), "--base", "HEAD~1")
     assert verbose.stdout == proc.stdout
     assert verbose.stderr == "vdpa-lint: 3 table analyses, 1 reused\n"
     tree, patches = _two_patch_series(tmp_path)
