@@ -17,7 +17,7 @@ from analyzer.resultcache import ResultCache, digest
 from analyzer.rulebook import Rule
 from analyzer.semantics.kb import KnowledgeBase, load_knowledge
 from analyzer.semantics.program import TreeProgram
-from analyzer.source import InputError, SourceProblem, scan
+from analyzer.source import API_HEADER, InputError, SourceProblem, scan
 from analyzer.suppress import find_suppressions
 
 # VDPA000 runs last: the other checks record the definitions they could not find.
@@ -230,14 +230,21 @@ class Analysis:
         if self.results is None:
             return None
         data = self.index.raw(tables[0].path)
-        return [tables[0].path, *(t.name for t in tables), *sorted(self.enabled), digest(data)]
+        api = self.tree.api_header or "(no vdpa.h: the 6.7 API assumed)"
+        return [tables[0].path, *(t.name for t in tables), *sorted(self.enabled), digest(data), api]
+
+    def _read_if_there(self, rel: str) -> bytes | None:
+        """A dependency's bytes; None when it is not there (a file gone is not a problem here)."""
+        return self.index.raw(rel) if (self.tree.root / rel).is_file() else None
 
     def _stored(self, tables: list[OpsTable]) -> list[TableResult] | None:
         key = self._result_key(tables)
         if key is None or self.results is None:
             return None
         index = self.index
-        value = self.results.get(key, index.raw, lambda name: tuple(index.definition_files_of(name)))
+        value = self.results.get(
+            key, self._read_if_there, lambda name: tuple(index.definition_files_of(name))
+        )
         if not isinstance(value, list) or len(value) != len(tables):
             return None
         if any(r.report.table != t for r, t in zip(value, tables, strict=True)):
@@ -249,7 +256,9 @@ class Analysis:
         if key is None or self.results is None or not self.store_results:
             return
         index, first = self.index, results[0]
-        files = [(rel, digest(index.raw(rel))) for rel in sorted(first.touched)]
+        # The API header is a dependency whether the tree has one or not (then it must stay absent).
+        deps = sorted(first.touched | {API_HEADER})
+        files = [(rel, digest(self._read_if_there(rel))) for rel in deps]
         names = [(n, tuple(index.definition_files_of(n))) for n in sorted(first.names)]
         self.results.put(key, results, files, names)
 

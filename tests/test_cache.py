@@ -134,3 +134,22 @@ def test_cache_location_follows_xdg(monkeypatch, tmp_path: Path) -> None:
     assert default_dir() == tmp_path / "xdg" / "vdpa-lint" / "facts"
     monkeypatch.setenv("VDPA_LINT_CACHE_DIR", str(tmp_path / "mine"))
     assert default_dir() == tmp_path / "mine"
+
+
+def test_stored_results_depend_on_the_api_header_even_when_absent(tmp_path: Path) -> None:
+    """A result stored for a tree without vdpa.h (the 6.7 API assumed) must not be reused for the
+    same driver in a tree whose vdpa.h predates .compat_reset (VDPA002 does not apply there)."""
+    cache = tmp_path / "cache"
+    bare = tmp_path / "bare"
+    shutil.copytree(FIXTURES / "demo-kernel" / "drivers", bare / "drivers")
+    assumed = analyse([str(bare / "drivers")], RULES, set(RULES), cache=FactsCache(cache))
+    assert "VDPA002" in [f.rule_id for f in assumed.findings]
+    old = tmp_path / "old"
+    shutil.copytree(bare, old)
+    (old / "include" / "linux").mkdir(parents=True)
+    shutil.copy(FIXTURES / "api" / "linux-6.1" / "include" / "linux" / "vdpa.h", old / "include/linux/vdpa.h")
+    shutil.move(str(bare), str(tmp_path / "gone"))  # the same paths, now under an old API
+    shutil.move(str(old), str(bare))
+    judged = analyse([str(bare / "drivers")], RULES, set(RULES), cache=FactsCache(cache))
+    assert "VDPA002" not in [f.rule_id for f in judged.findings]
+    assert _key(judged) == _key(analyse([str(bare / "drivers")], RULES, set(RULES)))

@@ -208,7 +208,9 @@ def test_only_affected_drivers_are_reanalysed(demo_repo: Path) -> None:
     for n in range(4):
         text = (demo_repo / LEGACY_MR).read_text()
         commit(demo_repo, f"legacy: comment {n}", {LEGACY_MR: text + f"/* comment {n} */\n"})
-    _, data, _ = _gate("--no-cache", "--repo", str(demo_repo), "--base", "HEAD~4")  # counts analyses: no stored results
+    _, data, _ = _gate(
+        "--no-cache", "--repo", str(demo_repo), "--base", "HEAD~4"
+    )  # counts analyses: no stored results
     # base: both tables; then each patch touches legacy_vdpa only
     assert data["stats"] == {"tables_analysed": 2 + 4, "tables_reused": 4}
 
