@@ -8,6 +8,7 @@ definition's name on an unindented line).
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import os
 import re
@@ -53,11 +54,13 @@ class Store(NamedTuple):
     """A function stored where a call through a pointer may find it."""
 
     kind: str  # "init" (designated initializer of struct `struct`), "assign", "work"
-    struct: str  # the initialised struct type ("" when not known)
+    struct: str  # the initialised struct type ("" when not known, or not read yet: see base)
     field: str
     function: str
     path: str
     line: int
+    base: str = ""  # the variable a member store goes through (`p` in `p->kick = f`)
+    offset: int = 0  # where the store is, to read the base's declaration above it
 
 
 PARALLEL_SCAN_FILES = 4000  # below this, starting worker processes costs more than it saves
@@ -124,33 +127,56 @@ def _line_at(data: bytes, at: int) -> int:
 
 def _stores(rel: str, data: bytes) -> list[Store]:
     out: list[Store] = []
+    newlines: list[int] | None = None
+
+    def line(at: int) -> int:
+        nonlocal newlines
+        if newlines is None:
+            newlines = [m.start() for m in re.finditer(rb"\n", data)]
+        return bisect.bisect_left(newlines, at) + 1
+
     for m in _INIT_RE.finditer(data):
         struct = m.group(1).decode()
-        depth, i = 1, m.end()
-        while i < len(data) and depth:
-            c = data[i]
-            depth += 1 if c == 0x7B else -1 if c == 0x7D else 0
-            i += 1
+        depth, i = 1, len(data)
+        for brace in _BRACE_RE.finditer(data, m.end()):  # jump from brace to brace
+            depth += 1 if brace.group() == b"{" else -1
+            if not depth:
+                i = brace.end()
+                break
         for d in _DESIGNATED_RE.finditer(data, m.end(), i):
-            out.append(
-                Store(
-                    "init", struct, d.group(1).decode(), d.group(2).decode(), rel, _line_at(data, d.start())
-                )
-            )
+            out.append(Store("init", struct, d.group(1).decode(), d.group(2).decode(), rel, line(d.start())))
     for m in _ASSIGN_RE.finditer(data):
         name = m.group(2).decode()
         if name in ("NULL", "true", "false"):
             continue
-        # the base of `base->field = fn;` (only a plain variable is typed from its declaration)
-        b = _BASE_RE.search(data, max(0, m.start() - 160), m.start())
-        struct = _declared_struct(data, m.start(), b.group(1)) if b and not b.group(2) else ""
-        out.append(Store("assign", struct, m.group(1).decode(), name, rel, _line_at(data, m.start())))
+        base = _base_before(data, m.start())
+        out.append(Store("assign", "", m.group(1).decode(), name, rel, line(m.start()), base, m.start()))
     for m in _WORK_RE.finditer(data):
-        struct = _declared_struct(data, m.start(), m.group(1)) if m.group(1) and not m.group(2) else ""
+        base = m.group(1).decode() if m.group(1) and not m.group(2) else ""
         out.append(
-            Store("work", struct, m.group(3).decode(), m.group(4).decode(), rel, _line_at(data, m.start()))
+            Store("work", "", m.group(3).decode(), m.group(4).decode(), rel, line(m.start()), base, m.start())
         )
     return out
+
+
+_BRACE_RE = re.compile(rb"[{}]")
+_REVERSED_BASE_RE = re.compile(rb"[ \t]*((?:\w+[ \t]*(?:>-|\.)[ \t]*)*)(\w+)")
+
+
+def _base_before(data: bytes, at: int) -> str:
+    """The plain variable `base->field = f;` stores through ("" for a longer chain): matched
+    on the reversed bytes before the member, so the regex makes one attempt."""
+    m = _REVERSED_BASE_RE.match(data[max(0, at - 160) : at][::-1])
+    if m is None or m.group(1):
+        return ""
+    return m.group(2)[::-1].decode("ascii", "replace")
+
+
+def store_struct(data: bytes, store: Store) -> str:
+    """The struct a member store writes into, read from its base's declaration above it."""
+    if store.struct or not store.base:
+        return store.struct
+    return _declared_struct(data, store.offset, store.base.encode())
 
 
 @lru_cache(maxsize=512)
@@ -205,6 +231,7 @@ class TreeIndex:
         self._members: dict[str, list[tuple[str, str, str]]] = {}  # file -> (struct, member type, member)
         self._headers: dict[str, set[str]] | None = None
         self._stores: dict[str, list[Store]] = {}
+        self._typed: dict[tuple[str, int], str] = {}
         self._fn_members: dict[str, list[tuple[str, str]]] = {}
         self._api: VdpaApi | None = None
         # What one table's analysis read: the gate re-analyses a table only when one of
@@ -435,6 +462,13 @@ class TreeIndex:
                 for s in _STRUCT_RE.finditer(data)
                 for m in _MEMBER_RE.finditer(s.group(2))
             ]
+
+    def typed(self, store: Store) -> str:
+        """A store's struct type, its base's declaration read only when asked (cached)."""
+        key = (store.path, store.offset)
+        if key not in self._typed:
+            self._typed[key] = store_struct(self.raw(store.path) or b"", store)
+        return self._typed[key]
 
     def stores(self) -> list[Store]:
         """Every place in the tree's files where a function may be stored for a later call."""

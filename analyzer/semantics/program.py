@@ -157,9 +157,10 @@ class TreeProgram:
             if store.kind == "init" and struct is not None and store.struct != struct:
                 continue
             if store.kind == "assign" and struct is not None:
-                if store.struct and store.struct != struct:
+                stored_into = self.index.typed(store)
+                if stored_into and stored_into != struct:
                     continue  # stored into another struct's member of that name
-                if not store.struct and struct not in pointers.get(field, {struct}):
+                if not stored_into and struct not in pointers.get(field, {struct}):
                     continue
             callee = self.index.resolve(store.function, store.path).function
             if callee is None or (len(callee.params) != nargs and "__VA_ARGS__" not in callee.params):
@@ -177,7 +178,8 @@ class TreeProgram:
         out: list[tuple[FunctionLike, str]] = []
         for store in self.index.stores():
             if store.kind == "work" and store.field == ch[-1]:
-                if owner and store.struct and store.struct != owner:
+                stored_into = self.index.typed(store) if owner else ""
+                if owner and stored_into and stored_into != owner:
                     continue  # another struct's work member of the same name
                 handler = self.index.resolve(store.function, store.path).function
                 if handler is not None:
