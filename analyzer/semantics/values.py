@@ -228,7 +228,7 @@ def fold(v: Value, truth_of_cond: Callable[[Any], bool | None] | None = None) ->
         return ("un", v[1], inner)
     if kind == "cond":
         c = fold(v[1], truth_of_cond)
-        t = truth(c, truth_of_cond)
+        t = _truth_folded(c, truth_of_cond)
         if t is not None:
             return fold(v[2] if t else v[3], truth_of_cond)
         a, b = fold(v[2], truth_of_cond), fold(v[3], truth_of_cond)
@@ -257,14 +257,14 @@ def fold(v: Value, truth_of_cond: Callable[[Any], bool | None] | None = None) ->
 
 def _fold_binary(op: str, a: Value, b: Value, toc: Callable[[Any], bool | None] | None) -> Value:
     if op == "&&":
-        ta, tb = truth(a, toc), truth(b, toc)
+        ta, tb = _truth_folded(a, toc), _truth_folded(b, toc)
         if ta is False or tb is False:
             return ZERO
         if ta is True and tb is True:
             return ONE
         return ("bin", op, a, b)
     if op == "||":
-        ta, tb = truth(a, toc), truth(b, toc)
+        ta, tb = _truth_folded(a, toc), _truth_folded(b, toc)
         if ta is True or tb is True:
             return ONE
         if ta is False and tb is False:
@@ -298,7 +298,12 @@ def _fold_binary(op: str, a: Value, b: Value, toc: Callable[[Any], bool | None] 
 
 def truth(v: Value, truth_of_cond: Callable[[Any], bool | None] | None = None) -> bool | None:
     """Whether v is non-zero: True, False, or None when not known."""
-    v = fold(v, truth_of_cond) if v[0] not in ("int", "C") else v
+    return _truth_folded(fold(v, truth_of_cond) if v[0] not in ("int", "C") else v, truth_of_cond)
+
+
+def _truth_folded(v: Value, truth_of_cond: Callable[[Any], bool | None] | None) -> bool | None:
+    """truth() of a value fold() has already simplified. Folding it again at every level of
+    `a && b && c ...` made fold take 2^n steps on a chain of n conditions."""
     if v[0] == "int":
         return bool(v[1] != 0)
     if v[0] == "C" and truth_of_cond is not None:
@@ -306,7 +311,7 @@ def truth(v: Value, truth_of_cond: Callable[[Any], bool | None] | None = None) -
     if v[0] in ("addr",):
         return True  # the address of an object is never NULL
     if v[0] == "cond":
-        a, b = truth(v[2], truth_of_cond), truth(v[3], truth_of_cond)
+        a, b = _truth_folded(v[2], truth_of_cond), _truth_folded(v[3], truth_of_cond)
         return a if a == b else None
     return None
 
