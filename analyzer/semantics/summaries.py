@@ -469,7 +469,11 @@ class _Pass:
             if guards:
                 g = self._guards(guards, env, results)
                 new = ("cond", C.as_value(g), new, env.get(name, V.unknown(f"{name} not set")))
-            env[name] = new
+            # A value built up statement by statement (`y = y + x;` a thousand times) is
+            # widened as the merge widens, before walking it would outgrow the stack.
+            env[name] = (
+                new if V.size(new, MAX_VALUE_SIZE) <= MAX_VALUE_SIZE else V.unknown(f"{name} too complex")
+            )
         elif kind == "write":
             _, target, value, line, column, guards = event
             here = C.and_(cond, self._guards(guards, env, results))
