@@ -259,3 +259,18 @@ def test_bad_files_inside_a_tree_are_reported_not_skipped(tmp_path: Path) -> Non
     vdpa000 = {f["path"] for f in data["findings"] if f["rule_id"] == "VDPA000"}
     assert {"drivers/vdpa/legacy_vdpa/loop1.c", "drivers/vdpa/legacy_vdpa/dangling.c"} <= vdpa000
     assert "drivers/vdpa/legacy_vdpa/latin.h" not in vdpa000  # readable bytes, no ops table in them
+
+
+def test_json_lists_unfollowed_calls_at_top_level() -> None:
+    """SPEC §4: `unfollowed` is a top-level list naming each call's ops table."""
+    data = check_json(FIXTURES / "unknowns")
+    assert data["unfollowed"][0] == {
+        "ops_table": "un_hwops_ops",
+        "op": "reset",
+        "path": "drivers/vdpa/unk/unk.c",
+        "line": 54,
+        "callee": "d->hw->flush",
+        "why": "call through a function pointer (d->hw->flush) that nothing in the tree is stored in",
+    }
+    per_table = [dict(u, ops_table=d["ops_table"]) for d in data["drivers"] for u in d["unfollowed"]]
+    assert data["unfollowed"] == per_table

@@ -76,6 +76,9 @@ def result_dict(result: Result) -> dict[str, Any]:
         ],
         "findings": [finding_dict(f) for f in result.findings],
         "errors": [{"path": e.path, "message": e.message} for e in result.errors],
+        "unfollowed": [
+            {"ops_table": d.table.name, **u._asdict()} for d in result.drivers for u in d.unfollowed
+        ],
         "suppressed": [finding_dict(f) | {"accepted_by": how} for f, how in result.suppressed],
         "suppression_notes": [{"path": p, "line": n, "message": m} for p, n, m in result.suppression_notes],
         "summary": {
