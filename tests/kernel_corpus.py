@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -32,3 +33,13 @@ def line_of(path: Path, needle: str, after: str | None = None) -> int:
     if after is not None:
         start = next(i for i, line in enumerate(lines) if after in line)
     return next(i for i in range(start, len(lines)) if needle in lines[i]) + 1
+
+
+def cached_tree(version: str) -> Path | None:
+    """The vDPA subset of linux-source-<version> if scripts/fetch-kernel-corpus has already
+    fetched it (same cache root as the script), else None: never downloads."""
+    root = os.environ.get("VDPA_LINT_CORPUS") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vdpa-lint" / "corpus"
+    )
+    tree = Path(root) / f"linux-{version}"
+    return tree if (tree / ".complete").is_file() else None
