@@ -25,7 +25,7 @@ from conftest import FIXTURES, run_cli
 from kernel_corpus import cached_tree
 
 SEED = 20231021  # the day .compat_reset and .reset_map were posted
-CASES_PER_KIND = 5
+CASES_PER_KIND = 12  # 120 cases, about 8 s
 SECONDS_PER_CASE = 30  # a clean run of one driver takes well under a second; a hang does not end
 HEADERS = ("include/linux/vdpa.h", "include/linux/vhost_iotlb.h")
 KERNEL_DRIVERS = ("vdpa_sim", "ifcvf", "vdpa_user", "pds", "virtio_pci", "solidrun")
@@ -185,7 +185,7 @@ def _case(kind: str, n: int, tmp_path: Path) -> tuple[Path, str]:
 def test_corrupted_driver(kind: str, n: int, tmp_path: Path) -> None:
     tree, what = _case(kind, n, tmp_path)
     with _time_bound(SECONDS_PER_CASE):
-        proc = run_cli("check", "--format", "json", "--no-cache", "--fail-on", "never", str(tree))
+        proc = run_cli("check", "--format", "json", "--no-cache", str(tree))  # 1 on errors found
     assert "Traceback" not in proc.stdout + proc.stderr, what
     assert proc.returncode in (0, 1, 2), (what, proc.returncode)
     if proc.returncode == 2:  # could not run: one line saying why (no ops table left, say)
