@@ -100,7 +100,8 @@ def _setup(args: argparse.Namespace) -> tuple[dict[str, Rule], set[str], list[Ba
     if getattr(args, "output", None):
         out_dir = Path(args.output).parent
         if not out_dir.is_dir():
-            raise _Unusable(f"{args.output}: directory {out_dir} does not exist")
+            why = "is not a directory" if out_dir.exists() else "does not exist"
+            raise _Unusable(f"{args.output}: {out_dir} {why}")
     baseline = load_baseline(Path(args.baseline)) if args.baseline else []
     return rules, enabled, baseline
 

@@ -166,6 +166,13 @@ def test_output_is_deterministic_and_written_atomically(tmp_path: Path) -> None:
     _one_line_error(run_cli("check", "-o", str(tmp_path / "no" / "r.json"), str(DEMO)), "does not exist")
 
 
+def test_output_under_a_file_names_it_as_not_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "notes").write_text("x")
+    proc = run_cli("check", "-o", str(tmp_path / "notes" / "r.json"), str(DEMO))
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == f"vdpa-lint: error: {tmp_path}/notes/r.json: {tmp_path}/notes is not a directory\n"
+
+
 # -- smoke tests: the real program in its own process (the rest run in-process) --------------
 
 
