@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from analyzer.facts import FileFacts
 
-# The 6.7 contract ops, and the flag .compat_reset takes (seed 000).
+# The 6.7 contract ops, and the flag .compat_reset takes (Linux commit a26f2e4e68ee).
 CONTRACT_OPS = ("compat_reset", "reset_map", "get_vq_desc_group", "set_group_asid")
 CLEAN_MAP_FLAG = "VDPA_RESET_F_CLEAN_MAP"
 # Used when the scanned files have no vdpa.h: the contract as of Linux 6.7.

@@ -224,7 +224,12 @@ def trace_of(ctx: DriverContext, op: str, e: Effect) -> tuple[TraceStep, ...]:
         steps.append(
             TraceStep(name, ctx.table.path, entry.line, entry.column, f".{op} = {name} in {ctx.table.name}")
         )
-    for s in e.trace:
+    for n, s in enumerate(e.trace, 1):
+        if e.kind == "gap" and n == len(e.trace):
+            steps.append(
+                TraceStep(s.function, s.path, s.line, s.column, f"{s.function} could not be parsed here")
+            )
+            continue
         note = f"{s.function} calls {s.callee}"
         if s.conditions:
             note += f" when {' && '.join(s.conditions)}"

@@ -2,7 +2,7 @@
 
 A device is its per-ASID IOTLB contents and its group-to-ASID bindings. The
 upper layers are vhost-vdpa (with and without VHOST_BACKEND_F_IOTLB_PERSIST)
-and virtio-vdpa, as seed 004 describes them: vdpa_reset(vdev, flags) calls
+and virtio-vdpa, as Linux commit bc91df5c70ac has them: vdpa_reset(vdev, flags) calls
 .compat_reset when it exists and flags are set, else .reset; vhost-vdpa sets
 VDPA_RESET_F_CLEAN_MAP for userspace without IOTLB_PERSIST, and restores an
 address space with .reset_map when it releases it.
