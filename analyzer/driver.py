@@ -3,6 +3,7 @@ layer's region, and what each op path clears, binds or could not follow."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -143,23 +144,26 @@ class DriverContext:
         return out
 
     def _adders(self, path: str) -> list[Function]:
-        """The functions of a file that can add to an IOTLB: those calling an adding primitive,
-        and those calling them, within the file (read from the graphs, no summary needed)."""
+        """The functions of a file that can add to an IOTLB: those whose text calls an adding
+        primitive, and those calling them, within the file. Read from the source bytes (no graph
+        is built for the rest of a 4,000-line driver); the summaries then say what they add."""
         facts = self.index.facts(path)
-        if facts is None:
+        data = self.index.raw(path)
+        if facts is None or data is None:
             return []
-        kb = self.program.kb
-        adding = {n for n, p in kb.entries.items() if any(sig.kind == "adds" for sig in p.effects)}
-        calls = {
-            fn.name: {ev[2] for node in fn.cfg.nodes for ev in node.events if ev[0] == "call" and ev[2]}
-            for fn in facts.functions
-        }
-        found = {name for name, callees in calls.items() if callees & adding}
+        lines = data.split(b"\n")
+        body = {fn.name: b"\n".join(lines[fn.line - 1 : fn.end_line]) for fn in facts.functions}
+        adding = [
+            n.encode()
+            for n, p in self.program.kb.entries.items()
+            if any(sig.kind == "adds" for sig in p.effects)
+        ]
+        found = {name for name, text in body.items() if any(a + b"(" in text for a in adding)}
         grew = True
         while grew:
             grew = False
-            for name, callees in calls.items():
-                if name not in found and callees & found:
+            for name, text in body.items():
+                if name not in found and any(re.search(rb"\b" + f.encode() + rb"\s*\(", text) for f in found):
                     found.add(name)
                     grew = True
         return [fn for fn in facts.functions if fn.name in found]
