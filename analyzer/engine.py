@@ -13,7 +13,7 @@ from analyzer.facts import OpsTable
 from analyzer.findings import DriverReport, Finding, Result, TableRef, Unfollowed
 from analyzer.index import TreeIndex, driver_name
 from analyzer.model import replay, verdict
-from analyzer.resultcache import ResultCache, digest
+from analyzer.resultcache import ResultCache
 from analyzer.rulebook import Rule
 from analyzer.semantics.kb import KnowledgeBase, load_knowledge
 from analyzer.semantics.program import TreeProgram
@@ -229,13 +229,18 @@ class Analysis:
     def _result_key(self, tables: list[OpsTable]) -> list[str] | None:
         if self.results is None:
             return None
-        data = self.index.raw(tables[0].path)
         api = self.tree.api_header or "(no vdpa.h: the 6.7 API assumed)"
-        return [tables[0].path, *(t.name for t in tables), *sorted(self.enabled), digest(data), api]
+        return [
+            tables[0].path,
+            *(t.name for t in tables),
+            *sorted(self.enabled),
+            self._digest(tables[0].path),
+            api,
+        ]
 
-    def _read_if_there(self, rel: str) -> bytes | None:
-        """A dependency's bytes; None when it is not there (a file gone is not a problem here)."""
-        return self.index.raw(rel) if (self.tree.root / rel).is_file() else None
+    def _digest(self, rel: str) -> str:
+        """A dependency's digest ("" when it is not there); unchanged files are not read."""
+        return self.index.digest(rel)
 
     def _stored(self, tables: list[OpsTable]) -> list[TableResult] | None:
         key = self._result_key(tables)
@@ -243,7 +248,7 @@ class Analysis:
             return None
         index = self.index
         value = self.results.get(
-            key, self._read_if_there, lambda name: tuple(index.definition_files_of(name))
+            key, self._digest, lambda name: tuple(index.definition_files_of(name))
         )
         if not isinstance(value, list) or len(value) != len(tables):
             return None
@@ -258,7 +263,7 @@ class Analysis:
         index, first = self.index, results[0]
         # The API header is a dependency whether the tree has one or not (then it must stay absent).
         deps = sorted(first.touched | {API_HEADER})
-        files = [(rel, digest(self._read_if_there(rel))) for rel in deps]
+        files = [(rel, self._digest(rel)) for rel in deps]
         names = [(n, tuple(index.definition_files_of(n))) for n in sorted(first.names)]
         self.results.put(key, results, files, names)
 

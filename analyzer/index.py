@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import hashlib
 import os
 import re
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from analyzer.api import VdpaApi, api_from_header
 from analyzer.cache import FactsCache, freeze
 from analyzer.cconfig import KernelConfig
 from analyzer.extract import OPS_STRUCT, extract
 from analyzer.facts import FileFacts, Function, OpsTable
+from analyzer.indexmemo import IndexMemo
 from analyzer.source import MAX_FILE_BYTES, Scan, SourceProblem, read_source, source_problem, walk_sources
 
 # An ops table definition always reads `vdpa_config_ops NAME =` (pointers and members do not).
@@ -192,6 +194,35 @@ def _declared_struct(data: bytes, at: int, base: bytes) -> str:
     return matches[-1].group(1).decode() if matches else ""
 
 
+def _file_index(rel: str, data: bytes) -> tuple[Any, ...]:
+    """What the index reads from one file's bytes: column-0 definitions, struct-typed and
+    function-pointer members of its structs, function stores, and its digest."""
+    names = frozenset(
+        m.group(1).decode("ascii", "replace")
+        for m in _DEF_LINE_RE.finditer(data)
+        if not _declaration_only(data, m.end())
+    )
+    members: list[tuple[str, str, str]] = []
+    fn_members: list[tuple[str, str]] = []
+    if b"struct" in data:
+        for st in _STRUCT_RE.finditer(data):
+            body = st.group(2)
+            fn_members.extend(
+                (st.group(1).decode(), m.group(1).decode()) for m in _FN_MEMBER_RE.finditer(body)
+            )
+            members.extend(
+                (st.group(1).decode(), m.group(1).decode(), m.group(2).decode())
+                for m in _MEMBER_RE.finditer(body)
+            )
+    return (
+        names,
+        tuple(members),
+        tuple(fn_members),
+        tuple(_stores(rel, data)),
+        hashlib.sha256(data).hexdigest(),
+    )
+
+
 def _declaration_only(data: bytes, at: int) -> bool:
     """A column-0 line ending in ';' declares (a prototype, `static LIST_HEAD(x);`): it never
     defines a function, so its file need not be parsed to resolve the name."""
@@ -232,6 +263,8 @@ class TreeIndex:
         self._headers: dict[str, set[str]] | None = None
         self._stores: dict[str, list[Store]] = {}
         self._typed: dict[tuple[str, int], str] = {}
+        self._digests: dict[str, str] = {}
+        self._index_memo: IndexMemo | None = None
         self._fn_members: dict[str, list[tuple[str, str]]] = {}
         self._api: VdpaApi | None = None
         # What one table's analysis read: the gate re-analyses a table only when one of
@@ -255,6 +288,7 @@ class TreeIndex:
             self._register(facts)
         if self._def_files is not None:
             for rel in changed:
+                self._digests.pop(rel, None)
                 self._members.pop(rel, None)
                 self._stores.pop(rel, None)
                 self._fn_members.pop(rel, None)
@@ -302,6 +336,8 @@ class TreeIndex:
         if self.cache and write:
             for rel, data, facts in self._to_store:
                 self.cache.put(rel, data, facts)
+            if self._index_memo is not None:
+                self._index_memo.save()
         self._to_store = []
 
     def _register(self, facts: FileFacts) -> None:
@@ -439,29 +475,37 @@ class TreeIndex:
     def _index_definitions(self, rel: str) -> None:
         if not self._walkable(rel) or self._def_files is None:
             return
-        data = self.raw(rel) if rel not in self.problems else self._bytes_anyway(rel)
-        if data is None:
-            return
-        names = {
-            m.group(1).decode("ascii", "replace")
-            for m in _DEF_LINE_RE.finditer(data)
-            if not _declaration_only(data, m.end())
-        }
-        self._def_names[rel] = names
+        memo = self._memo()
+        entry = memo.get(rel) if memo is not None else None
+        if entry is None:
+            data = self.raw(rel) if rel not in self.problems else self._bytes_anyway(rel)
+            if data is None:
+                return
+            entry = _file_index(rel, data)
+            if memo is not None and rel not in self.problems:
+                memo.put(rel, entry)
+        names, members, fn_members, stores, digest = entry
+        self._def_names[rel] = set(names)
         for name in names:
             self._def_files.setdefault(name, []).append(rel)
-        self._stores[rel] = _stores(rel, data)
-        if b"struct" in data:
-            self._fn_members[rel] = [
-                (st.group(1).decode(), m.group(1).decode())
-                for st in _STRUCT_RE.finditer(data)
-                for m in _FN_MEMBER_RE.finditer(st.group(2))
-            ]
-            self._members[rel] = [
-                (s.group(1).decode(), m.group(1).decode(), m.group(2).decode())
-                for s in _STRUCT_RE.finditer(data)
-                for m in _MEMBER_RE.finditer(s.group(2))
-            ]
+        self._stores[rel] = list(stores)
+        self._fn_members[rel] = list(fn_members)
+        self._members[rel] = list(members)
+        self._digests[rel] = digest
+
+    def _memo(self) -> IndexMemo | None:
+        if self._index_memo is None and self.cache is not None:
+            self._index_memo = IndexMemo(self.cache.directory, self.scan.root)
+        return self._index_memo
+
+    def digest(self, rel: str) -> str:
+        """sha256 of a file's bytes ("" when it is not there), from the index when it has it."""
+        if rel in self._digests and rel not in self._raw:
+            return self._digests[rel]
+        if not (self.scan.root / rel).is_file():
+            return ""
+        data = self.raw(rel)
+        return hashlib.sha256(data).hexdigest() if data is not None else ""
 
     def typed(self, store: Store) -> str:
         """A store's struct type, its base's declaration read only when asked (cached)."""

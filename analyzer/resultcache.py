@@ -53,7 +53,7 @@ class ResultCache:
     def get(
         self,
         key: Iterable[str],
-        read: Callable[[str], bytes | None],
+        digest_of: Callable[[str], str],
         defined_in: Callable[[str], tuple[str, ...]],
     ) -> Any | None:
         """The stored value if every file it read still has its bytes and every name it
@@ -76,7 +76,7 @@ class ResultCache:
             self.misses += 1
             return None
         value, files, names = entry
-        if any(digest(read(rel)) != d for rel, d in files) or any(defined_in(n) != f for n, f in names):
+        if any(digest_of(rel) != d for rel, d in files) or any(defined_in(n) != f for n, f in names):
             self.misses += 1
             return None
         self.hits += 1

@@ -79,8 +79,10 @@ def test_frozen_facts_keep_every_body() -> None:
 def test_corrupt_and_truncated_entries_are_misses(tmp_path: Path) -> None:
     tree = FIXTURES / "demo-kernel"
     analyse([str(tree)], RULES, set(RULES), cache=FactsCache(tmp_path / "c"))
+    others = ("results", "trees", "index")  # stored results, the tree index, the byte index memo
+    cache_dir = tmp_path / "c"
     facts = sorted(
-        p for p in (tmp_path / "c").rglob("*") if p.is_file() and p.parts[-3] not in ("results", "trees")
+        p for p in cache_dir.rglob("*") if p.is_file() and p.relative_to(cache_dir).parts[0] not in others
     )
     entries = sorted(p for p in (tmp_path / "c").rglob("*") if p.is_file())
     assert facts and len(entries) > len(facts)  # stored results too
@@ -153,3 +155,28 @@ def test_stored_results_depend_on_the_api_header_even_when_absent(tmp_path: Path
     judged = analyse([str(bare / "drivers")], RULES, set(RULES), cache=FactsCache(cache))
     assert "VDPA002" not in [f.rule_id for f in judged.findings]
     assert _key(judged) == _key(analyse([str(bare / "drivers")], RULES, set(RULES)))
+
+
+def test_index_memo_serves_unchanged_files_and_rereads_edited_ones(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from analyzer.indexmemo import IndexMemo
+
+    root = tmp_path / "tree"
+    root.mkdir()
+    old = root / "old.c"
+    old.write_text("int old_fn(void)\n{\n\treturn 0;\n}\n")
+    past = time.time_ns() - 10_000_000_000
+    os.utime(old, ns=(past, past))
+    fresh = root / "fresh.c"
+    fresh.write_text("int fresh_fn(void);\n")
+    memo = IndexMemo(tmp_path / "cache", root)
+    memo.put("old.c", ("old entry",))
+    memo.put("fresh.c", ("fresh entry",))  # written just now: not trusted, not kept
+    memo.save()
+    again = IndexMemo(tmp_path / "cache", root)
+    assert again.get("old.c") == ("old entry",)
+    assert again.get("fresh.c") is None
+    old.write_text("int old_fn(void)\n{\n\treturn 1; /* edited */\n}\n")
+    assert again.get("old.c") is None  # size and mtime changed: read again

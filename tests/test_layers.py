@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "analyzer"
 LAYERS = [
     {"source", "treecache", "cmask", "cconfig", "cexpr", "cparse", "gitrepo", "series", "treeinfo"},
     {"semantics.values", "semantics.conds", "semantics.graph", "semantics.cfg", "semantics.kb", "semantics"},
-    {"facts", "extract", "api", "cache"},
+    {"facts", "extract", "api", "cache", "indexmemo"},
     {"index"},
     {"semantics.summaries", "semantics.program", "semantics.contract"},
     {"model"},
