@@ -247,9 +247,7 @@ class Analysis:
         if key is None or self.results is None:
             return None
         index = self.index
-        value = self.results.get(
-            key, self._digest, lambda name: tuple(index.definition_files_of(name))
-        )
+        value = self.results.get(key, self._digest, lambda name: tuple(index.definition_files_of(name)))
         if not isinstance(value, list) or len(value) != len(tables):
             return None
         if any(r.report.table != t for r, t in zip(value, tables, strict=True)):
