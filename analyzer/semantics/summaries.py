@@ -181,6 +181,13 @@ class Summaries:
         self.on_stack: dict[tuple[str, str, int], int] = {}
         self.heads: set[tuple[str, str, int]] = set()
 
+    def keeps_write(self, obj: Value) -> bool:
+        """Whether a write to this member is kept in these summaries (see `writes`)."""
+        if self.writes is None:
+            return True
+        ch = V.chain(obj)
+        return bool(ch) and ch[-1] in self.writes  # type: ignore[index]
+
     def of(self, fn: FunctionLike) -> Summary:
         return self._summary(fn)[0]
 
@@ -479,11 +486,8 @@ class _Pass:
             here = C.and_(cond, self._guards(guards, env, results))
             obj = self.resolve(target, env, results)
             stored = self.resolve(value, env, results)
-            keep = self.owner.writes
-            if keep is not None:
-                ch = V.chain(obj)
-                if not ch or ch[-1] not in keep:
-                    return
+            if not self.owner.keeps_write(obj):
+                return
             site = self._site(line, column, V.show(obj, self.names), self._must(must, guards, env, results))
             self._add(effects, Effect("write", obj, V.ZERO, V.ZERO, stored, here, (site,), order))
         elif kind == "gap":
@@ -655,7 +659,7 @@ class _Pass:
         key = (v, args)
         hit = self.memo.get(key)
         if hit is None:
-            out = V.fold(V.substitute(v, args, lambda c: C.substitute(c, args)), C.truth)
+            out = substituted(v, args)
             hit = out if V.size(out, MAX_VALUE_SIZE) <= MAX_VALUE_SIZE else V.unknown("value too complex")
             self.memo[key] = hit
         return hit
@@ -670,12 +674,9 @@ class _Pass:
         effects: dict[Any, Effect],
         prefix: tuple[Site, ...] = (),
     ) -> None:
-        keep = self.owner.writes
         for e in summary.effects:
-            if e.kind == "write" and keep is not None:
-                ch = V.chain(e.obj)
-                if not ch or ch[-1] not in keep:
-                    continue
+            if e.kind == "write" and not self.owner.keeps_write(e.obj):
+                continue
             c = C.and_(here, C.substitute(e.cond, args))
             if not c:
                 continue
@@ -726,6 +727,11 @@ class _Pass:
         return True
 
 
+def substituted(v: Value, args: tuple[Value, ...]) -> Value:
+    """A callee's value with its parameters replaced by a call's arguments, folded."""
+    return V.fold(V.substitute(v, args, lambda c: C.substitute(c, args)), C.truth)
+
+
 def instantiate(summary: Summary, args: tuple[Value, ...]) -> tuple[Effect, ...]:
     """A summary's effects for a call with these argument values (an op called by the core)."""
     out = []
@@ -735,7 +741,7 @@ def instantiate(summary: Summary, args: tuple[Value, ...]) -> tuple[Effect, ...]
             continue
 
         def inst(v: Value) -> Value:
-            return V.fold(V.substitute(v, args, lambda cc: C.substitute(cc, args)), C.truth)
+            return substituted(v, args)
 
         out.append(
             e._replace(
