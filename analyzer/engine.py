@@ -97,8 +97,9 @@ def _gaps_read(index: TreeIndex, read: set[str]) -> list[SourceProblem]:
     """Lines tree-sitter could not parse outside any function, in files the analysis read: a
     definition there would be missed (gaps inside an analysed function are VDPA000 findings)."""
     out = []
+    parsed = index.parsed_paths()
     for rel in sorted(read):
-        facts = index.facts(rel) if rel in index.parsed_paths() else None
+        facts = index.facts(rel) if rel in parsed else None
         if facts is None or not facts.gap_lines:
             continue
         spans = [(f.line, f.end_line) for f in facts.functions]

@@ -30,7 +30,7 @@ class TreeProgram:
         self._iotlb_api: frozenset[str] | None = None
         self._constants: dict[str, dict[str, int]] = {}
         self._holders: frozenset[str] | None = None
-        self._types: tuple[dict[tuple[str, str], str], dict[str, str], dict[str, set[str]]] | None = None
+        self._types: tuple[dict[tuple[str, str], str], dict[str, set[str]]] | None = None
         self._globals: dict[str, str] | None = None
 
     def resolve(self, name: str, caller: FunctionLike) -> tuple[FunctionLike | None, str | None]:
@@ -97,14 +97,14 @@ class TreeProgram:
         return self._holders
 
     # -- types and calls through pointers ----------------------------------------------------
-    def _type_index(self) -> tuple[dict[tuple[str, str], str], dict[str, str], dict[str, set[str]]]:
+    def _type_index(self) -> tuple[dict[tuple[str, str], str], dict[str, set[str]]]:
+        """(struct, member) -> the member's struct type; member -> structs with a pointer of it."""
         if self._types is None:
             members = {(st, name): kind for st, kind, name in self.index.struct_members()}
-            globals_: dict[str, str] = {}
             pointers: dict[str, set[str]] = {}
             for st, member in self.index.pointer_members():
                 pointers.setdefault(member, set()).add(st)
-            self._types = (members, globals_, pointers)
+            self._types = (members, pointers)
         return self._types
 
     def type_of(self, v: Value, fn: FunctionLike) -> str | None:
@@ -149,7 +149,7 @@ class TreeProgram:
             return []
         field = pointer[2]
         struct = self.type_of(pointer[1], fn)
-        pointers = self._type_index()[2]
+        pointers = self._type_index()[1]
         out: list[tuple[FunctionLike, str]] = []
         for store in self.index.stores():
             if store.field != field or store.kind == "work":
