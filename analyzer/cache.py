@@ -17,6 +17,7 @@ import os
 import tempfile
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import tree_sitter
 import tree_sitter_c
@@ -80,21 +81,10 @@ class FactsCache:
 
     def get(self, rel: str, data: bytes) -> FileFacts | None:
         path = self._path(rel, data)
-        try:
-            blob = path.read_bytes()
-        except OSError:
+        facts = read_entry(path, _MAGIC)
+        if facts is ABSENT:
             self.misses += 1
             return None
-        body = blob[len(_MAGIC) + 32 :]
-        ok = blob.startswith(_MAGIC) and blob[len(_MAGIC) : len(_MAGIC) + 32] == hashlib.sha256(body).digest()
-        facts = None
-        if ok:
-            import pickle
-
-            try:
-                facts = pickle.loads(body)
-            except Exception:  # any unpickling failure means a corrupt entry
-                facts = None
         if not isinstance(facts, FileFacts) or facts.path != rel:
             path.unlink(missing_ok=True)
             self.misses += 1
@@ -103,18 +93,47 @@ class FactsCache:
         return facts
 
     def put(self, rel: str, data: bytes, facts: FileFacts) -> None:
-        import pickle
+        write_entry(self._path(rel, data), _MAGIC, freeze(facts))
 
-        path = self._path(rel, data)
-        body = pickle.dumps(freeze(facts), protocol=pickle.HIGHEST_PROTOCOL)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(_MAGIC + hashlib.sha256(body).digest() + body)
-            os.replace(tmp, path)
-        except OSError:
-            return  # a cache that cannot be written is only slower
+
+ABSENT = object()  # read_entry: no such entry (None: an entry that is corrupt)
+
+
+def read_entry(path: Path, magic: bytes) -> Any:
+    """What write_entry stored at path; ABSENT when there is nothing, None when the entry fails
+    its checksum or does not unpickle (the cache directory is the user's own: pickle is only as
+    trustworthy as it is)."""
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return ABSENT
+    body = blob[len(magic) + 32 :]
+    if not blob.startswith(magic) or blob[len(magic) : len(magic) + 32] != hashlib.sha256(body).digest():
+        return None
+    import pickle
+
+    try:
+        return pickle.loads(body)
+    except Exception:  # any unpickling failure means a corrupt entry
+        return None
+
+
+def write_entry(path: Path, magic: bytes, value: object) -> bool:
+    """Pickle value under a checksum, written to a temporary file and renamed into place
+    (concurrent writers are safe: the last rename wins). False when it could not be written:
+    a cache that cannot be written is only slower."""
+    import pickle
+
+    body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(magic + hashlib.sha256(body).digest() + body)
+        os.replace(tmp, path)
+    except OSError:
+        return False
+    return True
 
 
 def unusable_cache_dir(directory: Path) -> str | None:

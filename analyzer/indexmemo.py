@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from analyzer.cache import read_entry, write_entry
+
 RACY_NS = 2_000_000_000
-_FORMAT = b"VDPALINT-INDEX-1"
+_FORMAT = b"VDPALINT-INDEX-2\n"
 
 
 class IndexMemo:
@@ -28,14 +28,9 @@ class IndexMemo:
         self.root = root
         self.entries: dict[str, tuple[tuple[int, int, int], Any]] = {}
         self.changed = False
-        try:
-            blob = self.path.read_bytes()
-            if blob.startswith(_FORMAT):
-                loaded = pickle.loads(blob[len(_FORMAT) :])
-                if isinstance(loaded, dict):
-                    self.entries = loaded
-        except Exception:  # a missing or corrupt memo is an empty one
-            self.entries = {}
+        loaded = read_entry(self.path, _FORMAT)
+        if isinstance(loaded, dict):  # a missing or corrupt memo is an empty one
+            self.entries = loaded
 
     def _identity(self, rel: str) -> tuple[int, int, int] | None:
         try:
@@ -61,12 +56,5 @@ class IndexMemo:
     def save(self) -> None:
         if not self.changed:
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.path.parent)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(_FORMAT + pickle.dumps(self.entries, protocol=pickle.HIGHEST_PROTOCOL))
-            os.replace(tmp, self.path)
-        except OSError:
-            return  # only slower next time
-        self.changed = False
+        if write_entry(self.path, _FORMAT, self.entries):  # else only slower next time
+            self.changed = False

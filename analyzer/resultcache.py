@@ -11,13 +11,12 @@ renamed into place, like the facts cache, and live beside it.
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
-import tempfile
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from analyzer.cache import ABSENT, read_entry, write_entry
 
 _MAGIC = b"VDPALINT-RESULTS-1\n"
 
@@ -59,18 +58,10 @@ class ResultCache:
         """The stored value if every file it read still has its bytes and every name it
         looked up is still defined in the same files; else None."""
         path = self._path(key)
-        try:
-            blob = path.read_bytes()
-        except OSError:
+        entry = read_entry(path, _MAGIC)
+        if entry is ABSENT:
             self.misses += 1
             return None
-        body = blob[len(_MAGIC) + 32 :]
-        entry = None
-        if blob.startswith(_MAGIC) and blob[len(_MAGIC) : len(_MAGIC) + 32] == hashlib.sha256(body).digest():
-            try:
-                entry = pickle.loads(body)
-            except Exception:  # a corrupt entry is a miss
-                entry = None
         if not isinstance(entry, tuple) or len(entry) != 3:
             path.unlink(missing_ok=True)
             self.misses += 1
@@ -89,13 +80,4 @@ class ResultCache:
         files: Iterable[tuple[str, str]],
         names: Iterable[tuple[str, tuple[str, ...]]],
     ) -> None:
-        path = self._path(key)
-        body = pickle.dumps((value, tuple(files), tuple(names)), protocol=pickle.HIGHEST_PROTOCOL)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(_MAGIC + hashlib.sha256(body).digest() + body)
-            os.replace(tmp, path)
-        except OSError:
-            return  # a cache that cannot be written is only slower
+        write_entry(self._path(key), _MAGIC, (value, tuple(files), tuple(names)))
