@@ -88,7 +88,7 @@ def decidable(v: Value) -> bool:
             return True
         if kind in _OPAQUE:
             continue
-        stack.extend(p for p in e[1:] if isinstance(p, tuple) and p and isinstance(p[0], str))
+        stack.extend(V.parts(e))
     return False
 
 

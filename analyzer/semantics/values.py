@@ -23,7 +23,7 @@ Unknown is a value, not an absence: it carries its reason to the rule.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 Value = tuple[Any, ...]
@@ -96,19 +96,20 @@ def substitute(v: Value, args: tuple[Value, ...], cond_subst: Callable[[Any], An
     return tuple(out)
 
 
-def mentions_param(v: Value) -> bool:
-    stack = [v]
-    while stack:
-        e = stack.pop()
-        if e[0] == "param":
-            return True
-        stack.extend(p for p in e[1:] if isinstance(p, tuple) and p and isinstance(p[0], str))
-        if e[0] == "callv":
-            stack.extend(e[2])
-    return False
+def parts(e: Value) -> Iterator[Value]:
+    """The values directly inside a value (a call result's arguments are not among them:
+    `arguments` says so where they matter)."""
+    return (p for p in e[1:] if isinstance(p, tuple) and p and isinstance(p[0], str))
+
+
+def _with_arguments(e: Value) -> Iterator[Value]:
+    yield from parts(e)
+    if e[0] == "callv":
+        yield from e[2]
 
 
 def params_in(v: Value) -> set[int]:
+    """The parameters a value reads, a call result's arguments included."""
     out: set[int] = set()
     stack = [v]
     while stack:
@@ -116,10 +117,12 @@ def params_in(v: Value) -> set[int]:
         if e[0] == "param":
             out.add(e[1])
             continue
-        if e[0] == "callv":
-            stack.extend(e[2])
-        stack.extend(p for p in e[1:] if isinstance(p, tuple) and p and isinstance(p[0], str))
+        stack.extend(_with_arguments(e))
     return out
+
+
+def mentions_param(v: Value) -> bool:
+    return bool(params_in(v))
 
 
 def size(v: Value, limit: int = 64) -> int:
@@ -128,7 +131,7 @@ def size(v: Value, limit: int = 64) -> int:
     while stack and n <= limit:
         e = stack.pop()
         n += 1
-        stack.extend(p for p in e[1:] if isinstance(p, tuple) and p and isinstance(p[0], str))
+        stack.extend(parts(e))
     return n
 
 
@@ -203,7 +206,7 @@ def stable(v: Value) -> bool:
         e = stack.pop()
         if e[0] in ("unk", "callv", "C", "fresh"):
             return False
-        stack.extend(p for p in e[1:] if isinstance(p, tuple) and p and isinstance(p[0], str))
+        stack.extend(parts(e))
     return True
 
 
