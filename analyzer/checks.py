@@ -343,14 +343,13 @@ def _op_effects(ctx: DriverContext, op: str, flags: int | None = None, asid: int
     the upper layer's maps), restore (1:1 passthrough added back) or unknown."""
     if ctx.table.entry(op) is None:
         return OpEffects()
-    effects = ctx.effects(op, asid if asid is not None else flags)
+    second = asid if asid is not None else flags  # the op's second argument, fixed
+    effects = ctx.effects(op, second)
     if effects is None:
         return OpEffects(True, None, None, None)
-    undecided = bool(ctx.unfollowed(op, asid if asid is not None else flags))
-    clears = bool(ctx.clears(op, asid if asid is not None else flags)) if ctx.onchip else False
-    cleared = (
-        {c.effect.key() for c in ctx.clears(op, asid if asid is not None else flags)} if ctx.onchip else set()
-    )
+    undecided = bool(ctx.unfollowed(op, second))
+    cleared = {c.effect.key() for c in ctx.clears(op, second)} if ctx.onchip else set()
+    clears = bool(cleared)
     per: list[list[str]] = [[], []]
     last: bool | None = None
     for e in effects:
