@@ -58,3 +58,36 @@ def format_patches(repo: Path, base: str, out: Path) -> list[Path]:
 
 def tree_digest(tree: Path) -> dict[str, bytes]:
     return {p.relative_to(tree).as_posix(): p.read_bytes() for p in sorted(tree.rglob("*")) if p.is_file()}
+
+
+# The edits the gate tests make to the demo-kernel fixture, shared by test_gate and test_gate_series.
+GOOD = "drivers/vdpa/good_vdpa/good_main.c"
+LEGACY_MR = "drivers/vdpa/legacy_vdpa/legacy_mr.c"
+COMMENT = ("static void good_do_reset", "/* Reset the device; maps stay. */\nstatic void good_do_reset")
+UNGUARD = ("\tif (flags & VDPA_RESET_F_CLEAN_MAP) {", "\t{")
+NEW = "drivers/vdpa/new_vdpa/new_main.c"
+NEW_DRIVER = """// SPDX-License-Identifier: GPL-2.0
+#include <linux/vdpa.h>
+
+struct new_dev { struct vdpa_device vdpa; struct vhost_iotlb *iotlb; u8 status; };
+int new_set_map(struct vdpa_device *vdev, unsigned int asid, struct vhost_iotlb *iotlb);
+int new_reset_map(struct vdpa_device *vdev, unsigned int asid);
+
+static void new_stop(struct new_dev *n)
+{
+	n->status = 0;
+}
+
+static int new_reset(struct vdpa_device *vdev)
+{
+	new_stop(container_of(vdev, struct new_dev, vdpa));
+	return 0;
+}
+
+static const struct vdpa_config_ops new_ops = {
+	.reset = new_reset,
+	.set_map = new_set_map,
+	.reset_map = new_reset_map,
+};
+"""
+CLEAR = ("\tn->status = 0;", "\tn->status = 0;\n\tvhost_iotlb_reset(n->iotlb);")

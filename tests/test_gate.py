@@ -8,13 +8,22 @@ from pathlib import Path
 import jsonschema
 import pytest
 from conftest import FIXTURES, run_cli
-from gitseries import commit, format_patches, git, repo_from, tree_digest
+from gitseries import (
+    CLEAR,
+    COMMENT,
+    GOOD,
+    LEGACY_MR,
+    NEW,
+    NEW_DRIVER,
+    UNGUARD,
+    commit,
+    format_patches,
+    git,
+    repo_from,
+    tree_digest,
+)
 
-GOOD = "drivers/vdpa/good_vdpa/good_main.c"
-LEGACY_MR = "drivers/vdpa/legacy_vdpa/legacy_mr.c"
 LEGACY_MAIN = "drivers/vdpa/legacy_vdpa/legacy_main.c"
-COMMENT = ("static void good_do_reset", "/* Reset the device; maps stay. */\nstatic void good_do_reset")
-UNGUARD = ("\tif (flags & VDPA_RESET_F_CLEAN_MAP) {", "\t{")
 
 
 def _gate(*args: str) -> tuple[int, dict, str]:
@@ -44,34 +53,6 @@ def test_clean_series_succeeds(demo_repo: Path) -> None:
         (2, 2, "legacy_vdpa: comment", "success"),
     ]
     assert {f["rule_id"] for f in data["base"]["findings"]} == {"VDPA001", "VDPA002", "VDPA005"}
-
-
-NEW = "drivers/vdpa/new_vdpa/new_main.c"
-NEW_DRIVER = """// SPDX-License-Identifier: GPL-2.0
-#include <linux/vdpa.h>
-
-struct new_dev { struct vdpa_device vdpa; struct vhost_iotlb *iotlb; u8 status; };
-int new_set_map(struct vdpa_device *vdev, unsigned int asid, struct vhost_iotlb *iotlb);
-int new_reset_map(struct vdpa_device *vdev, unsigned int asid);
-
-static void new_stop(struct new_dev *n)
-{
-	n->status = 0;
-}
-
-static int new_reset(struct vdpa_device *vdev)
-{
-	new_stop(container_of(vdev, struct new_dev, vdpa));
-	return 0;
-}
-
-static const struct vdpa_config_ops new_ops = {
-	.reset = new_reset,
-	.set_map = new_set_map,
-	.reset_map = new_reset_map,
-};
-"""
-CLEAR = ("\tn->status = 0;", "\tn->status = 0;\n\tvhost_iotlb_reset(n->iotlb);")
 
 
 def test_violation_blamed_on_the_patch_that_introduced_it(tmp_path: Path) -> None:

@@ -10,39 +10,21 @@ from pathlib import Path
 import jsonschema
 import pytest
 from conftest import FIXTURES, run_cli, run_process
-from gitseries import commit, format_patches, git, repo_from
+from gitseries import (
+    CLEAR,
+    COMMENT,
+    GOOD,
+    LEGACY_MR,
+    NEW,
+    NEW_DRIVER,
+    UNGUARD,
+    commit,
+    format_patches,
+    git,
+    repo_from,
+)
 
-GOOD = "drivers/vdpa/good_vdpa/good_main.c"
-LEGACY_MR = "drivers/vdpa/legacy_vdpa/legacy_mr.c"
-COMMENT = ("static void good_do_reset", "/* Reset the device; maps stay. */\nstatic void good_do_reset")
-UNGUARD = ("\tif (flags & VDPA_RESET_F_CLEAN_MAP) {", "\t{")
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
-NEW = "drivers/vdpa/new_vdpa/new_main.c"
-NEW_DRIVER = """// SPDX-License-Identifier: GPL-2.0
-#include <linux/vdpa.h>
-
-struct new_dev { struct vdpa_device vdpa; struct vhost_iotlb *iotlb; u8 status; };
-int new_set_map(struct vdpa_device *vdev, unsigned int asid, struct vhost_iotlb *iotlb);
-int new_reset_map(struct vdpa_device *vdev, unsigned int asid);
-
-static void new_stop(struct new_dev *n)
-{
-	n->status = 0;
-}
-
-static int new_reset(struct vdpa_device *vdev)
-{
-	new_stop(container_of(vdev, struct new_dev, vdpa));
-	return 0;
-}
-
-static const struct vdpa_config_ops new_ops = {
-	.reset = new_reset,
-	.set_map = new_set_map,
-	.reset_map = new_reset_map,
-};
-"""
-CLEAR = ("\tn->status = 0;", "\tn->status = 0;\n\tvhost_iotlb_reset(n->iotlb);")
 
 
 def _gate_json(*args: str, stdin: bytes = b"", cwd: Path | None = None) -> tuple[int, dict, str]:
