@@ -1,4 +1,4 @@
-"""tree-sitter-c behind a small interface: parse bytes, walk nodes, read expressions."""
+"""tree-sitter-c behind a small interface: parse bytes, query and walk nodes."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from functools import lru_cache
 
 import tree_sitter_c
 from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
-
-from analyzer.cexpr import UNKNOWN, Expr, parse_int_literal
 
 
 @lru_cache(maxsize=1)
@@ -67,93 +65,8 @@ def callee_name(call: Node) -> str | None:
     return None
 
 
-def field_path(node: Node) -> str:
-    """`&dev->a.b[i].c` -> "a.b.c": the chain of member names, base and indices dropped."""
-    parts: list[str] = []
-    n: Node | None = node
-    while n is not None:
-        if n.type == "field_expression":
-            f = n.child_by_field_name("field")
-            parts.append(text(f) if f is not None else "?")
-            n = n.child_by_field_name("argument")
-        elif n.type in ("subscript_expression",):
-            n = n.child_by_field_name("argument")
-        elif n.type in ("pointer_expression", "parenthesized_expression", "cast_expression"):
-            n = (
-                n.child_by_field_name("argument")
-                or n.child_by_field_name("value")
-                or (n.named_children[-1] if n.named_children else None)
-            )
-        else:
-            break
-    return ".".join(reversed(parts))
-
-
-_UNARY_OPS = {"!", "~", "-", "+"}
-
-
-def expression(node: Node | None) -> Expr:
-    """The Expr of a C expression node; anything not modelled becomes UNKNOWN."""
-    if node is None:
-        return UNKNOWN
-    t = node.type
-    if t == "number_literal":
-        v = parse_int_literal(text(node))
-        return ("int", v) if v is not None else UNKNOWN
-    if t in ("identifier", "true", "false", "null"):
-        name = text(node)
-        if t == "true":
-            return ("int", 1)
-        if t in ("false", "null"):
-            return ("int", 0)
-        return ("id", name)
-    if t == "parenthesized_expression":
-        inner = [c for c in node.named_children if c.type != "comment"]
-        return expression(inner[0]) if len(inner) == 1 else UNKNOWN
-    if t == "cast_expression":
-        return expression(node.child_by_field_name("value"))
-    if t == "unary_expression":
-        op = text(node.child_by_field_name("operator") or node.children[0])
-        if op in _UNARY_OPS:
-            return ("un", op, expression(node.child_by_field_name("argument")))
-        return UNKNOWN
-    if t == "binary_expression":
-        op_node = node.child_by_field_name("operator")
-        op = text(op_node) if op_node is not None else "?"
-        return (
-            "bin",
-            op,
-            expression(node.child_by_field_name("left")),
-            expression(node.child_by_field_name("right")),
-        )
-    if t == "conditional_expression":
-        return (
-            "cond",
-            expression(node.child_by_field_name("condition")),
-            expression(node.child_by_field_name("consequence")),
-            expression(node.child_by_field_name("alternative")),
-        )
-    if t == "call_expression":
-        name = callee_name(node) or "?"
-        return ("call", name)
-    if t in ("field_expression", "subscript_expression", "pointer_expression"):
-        return ("mem", text(node))
-    return UNKNOWN
-
-
 def line_of(node: Node) -> int:
     return node.start_point[0] + 1
-
-
-def identifiers(node: Node) -> set[str]:
-    out: set[str] = set()
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if n.type == "identifier":
-            out.add(text(n))
-        stack.extend(n.named_children)
-    return out
 
 
 def declared_name(decl: Node) -> str | None:
