@@ -85,6 +85,22 @@ def _selection_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _jobs(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of processes (1 or more), got {text!r}")
+    return int(text)
+
+
+def _jobs_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        metavar="N",
+        help="analyse the tables on N processes (default: every CPU this process may use)",
+    )
+
+
 def _setup(args: argparse.Namespace) -> tuple[dict[str, Rule], set[str], list[BaselineEntry]]:
     """The rules, the enabled ids and the accepted findings the options ask for."""
     from analyzer.rulebook import load_rules, resolve_rule_ids
@@ -182,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="lowest severity that makes the exit status 1 (default: error)",
     )
     _selection_options(c)
+    _jobs_option(c)
     c.add_argument(
         "--color",
         choices=("auto", "always", "never"),
@@ -203,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="lowest severity that makes the exit status 1 (default: never)",
     )
     _selection_options(h)
+    _jobs_option(h)
     h.add_argument("--exclude", action="append", metavar="GLOB", help=EXCLUDE_HELP)
     h.set_defaults(format="html", color="never", write_baseline=None, reason=None)
     g = sub.add_parser(
@@ -275,7 +293,7 @@ def _check(args: argparse.Namespace) -> int:
     rules, enabled, baseline = _setup(args)
     progress = Progress()
     try:
-        result = analyse(args.paths, rules, enabled, cache=_cache(args), progress=progress)
+        result = analyse(args.paths, rules, enabled, cache=_cache(args), progress=progress, jobs=args.jobs)
     finally:
         progress.done()
     filtered = apply(result.findings, result.suppressions, baseline)

@@ -11,6 +11,7 @@ from analyzer.checks import CHECKS, binding_state, driver_effects
 from analyzer.driver import DriverContext, Issue
 from analyzer.facts import OpsTable
 from analyzer.findings import DriverReport, Finding, Result, TableRef, Unfollowed
+from analyzer.forkpool import available_cpus, fork_map
 from analyzer.index import TreeIndex, driver_name
 from analyzer.model import replay, verdict
 from analyzer.resultcache import ResultCache
@@ -157,8 +158,10 @@ class Analysis:
         enabled: Collection[str],
         kb: KnowledgeBase | None = None,
         cache: FactsCache | None = None,
+        jobs: int = 1,
     ) -> None:
         self.paths = paths
+        self.jobs = jobs  # processes the tables are analysed on
         self.rules = rules
         self.enabled = set(enabled)
         self.kb = kb or load_knowledge()
@@ -185,16 +188,6 @@ class Analysis:
     def _tables_of_file(self, tables: list[OpsTable]) -> list[TableResult]:
         """The tables of one file, analysed together: they share functions (vdpa_sim's two
         tables share .reset), so they share one walker and one set of dependencies."""
-        old = [self._tables.get((t.path, t.name)) for t in tables]
-        if all(o is not None and o.report.table == t for o, t in zip(old, tables, strict=True)):
-            self.reused += len(tables)
-            return [o for o in old if o is not None]
-        stored = self._stored(tables)
-        if stored is not None:
-            self.reused += len(tables)
-            for table, result in zip(tables, stored, strict=True):
-                self._tables[(table.path, table.name)] = result
-            return stored
         self.analysed += len(tables)
         index = self.index
         index.touched, index.names = set(), set()
@@ -221,8 +214,6 @@ class Analysis:
         touched, names = frozenset(index.touched), frozenset(index.names)
         gaps = tuple(_gaps_read(index, set(touched)))
         results = [TableResult(report, findings, touched, names, gaps) for report, findings in done]
-        for table, result in zip(tables, results, strict=True):
-            self._tables[(table.path, table.name)] = result
         self._store(tables, results)
         return results
 
@@ -266,31 +257,129 @@ class Analysis:
         names = [(n, tuple(index.definition_files_of(n))) for n in sorted(first.names)]
         self.results.put(key, results, files, names)
 
+    def _known(self, rel: str) -> list[TableResult] | None:
+        """The results of a file's tables without analysing them (kept from an earlier run of
+        this session, or stored by an earlier process), or None."""
+        if self.results is None and not self._tables:
+            return None  # nothing to reuse: the file need not even be parsed here
+        tables = list(self.index.tables_in(rel))
+        if not tables:
+            return []
+        old = [self._tables.get((t.path, t.name)) for t in tables]
+        if all(o is not None and o.report.table == t for o, t in zip(old, tables, strict=True)):
+            self.reused += len(tables)
+            return [o for o in old if o is not None]
+        stored = self._stored(tables)
+        if stored is not None:
+            self.reused += len(tables)
+        return stored
+
+    def _analyse_file(self, rel: str) -> list[TableResult]:
+        tables = list(self.index.tables_in(rel))
+        return self._tables_of_file(tables) if tables else []
+
+    def _analyse_files(self, files: list[str]) -> dict[str, list[TableResult]]:
+        """Every file's table results: those known already, then the others analysed, on
+        self.jobs processes when there are several files to share."""
+        out: dict[str, list[TableResult]] = {}
+        pending = []
+        for rel in files:
+            known = self._known(rel)
+            if known is None:
+                pending.append(rel)
+            else:
+                out[rel] = known
+        index = self.index
+        jobs = min(self.jobs, len(pending))
+        if jobs > 1:
+            index.prepare()
+            # The biggest files first: they take longest, and the others fill in around them.
+            pending.sort(key=lambda rel: -len(index.raw(rel) or b""))
+            before = self._counters()
+            done, learnt = fork_map(
+                pending,
+                self._analyse_file,
+                jobs,
+                self._learnt(before),
+                self._quiet,
+                lambda started, total: index.progress("analysing drivers", started, total),
+            )
+            for news in learnt:
+                self._merge(news)
+        else:
+            done = []
+            for n, rel in enumerate(pending, 1):
+                index.progress("analysing drivers", n, len(pending))
+                done.append(self._analyse_file(rel))
+        out.update(zip(pending, done, strict=True))
+        for rel in pending:
+            for result in out[rel]:
+                self._tables[(result.report.table.path, result.report.table.name)] = result
+        return out
+
+    # -- what a forked worker learnt that this process must know -----------------------------
+    def _counters(self) -> tuple[int, ...]:
+        facts, results = self.index.cache, self.results
+        return (
+            self.analysed,
+            self.reused,
+            facts.hits if facts else 0,
+            facts.misses if facts else 0,
+            results.hits if results else 0,
+            results.misses if results else 0,
+        )
+
+    def _quiet(self) -> None:
+        self.index.progress = lambda stage, done, total: None
+
+    def _learnt(self, before: tuple[int, ...]) -> Callable[[], _Learnt]:
+        def learnt() -> _Learnt:
+            index = self.index
+            index.store_cache(write=self.store_results, memo=False)
+            return _Learnt(
+                tuple(index.problems.values()),
+                tuple((f.path, f.gap_lines) for f in index.parsed() if f.gap_lines),
+                tuple(a - b for a, b in zip(self._counters(), before, strict=True)),
+            )
+
+        return learnt
+
+    def _merge(self, news: _Learnt) -> None:
+        for problem in news.problems:
+            self.index.problems.setdefault(problem.path, problem)
+        self._worker_gaps.update(news.parse_gaps)
+        analysed, reused, fhits, fmisses, rhits, rmisses = news.counters
+        self.analysed += analysed
+        self.reused += reused
+        if self.index.cache:
+            self.index.cache.hits += fhits
+            self.index.cache.misses += fmisses
+        if self.results:
+            self.results.hits += rhits
+            self.results.misses += rmisses
+
     def run(self, store_cache: bool = True) -> Result:
         """Analyse the tree as it is now. store_cache=False leaves the facts of this state out
         of the on-disk cache (the gate's intermediate states are never seen again)."""
         started = time.perf_counter()
         self.store_results = store_cache
+        self._worker_gaps: dict[str, tuple[int, ...]] = {}
         index = self.index
-        tables, unreadable = index.ops_tables()
+        files, unreadable = index.table_files()
         for rel in self.tree.named_files:
             facts = index.facts(rel)
             if facts is not None and facts.gap_lines and not facts.functions and not facts.tables:
                 raise InputError(f"{rel}: not C source (syntax errors from line {facts.gap_lines[0]} on)")
         findings: list[Finding] = []
         drivers: list[DriverReport] = []
-        by_file: dict[str, list[OpsTable]] = {}
-        for table in tables:
-            by_file.setdefault(table.path, []).append(table)
         read_gaps: set[SourceProblem] = set()
-        depends: set[str] = {t.path for t in tables}
-        for n, group in enumerate(by_file.values(), 1):
-            index.progress("analysing drivers", n, len(by_file))
-            for tr in self._tables_of_file(group):
+        depends: set[str] = set()
+        for results in self._analyse_files(files).values():
+            for tr in results:
                 findings.extend(tr.findings)
                 drivers.append(tr.report)
                 read_gaps.update(tr.gaps)
-                depends |= tr.touched
+                depends |= tr.touched | {tr.report.table.path}
         if "VDPA000" in self.enabled and "VDPA000" in self.rules:
             for problem in unreadable:
                 message = f"{problem.message}; the file may hold a vDPA ops table and was not analysed"
@@ -300,7 +389,7 @@ class Analysis:
         ordered = sorted(findings, key=Finding.sort_key)
         drivers.sort(key=lambda d: (d.table.path, d.table.line))
         errors = tuple(sorted({*index.problems.values(), *read_gaps}, key=lambda p: (p.path, p.message)))
-        gaps = tuple(sorted((f.path, f.gap_lines) for f in index.parsed() if f.gap_lines))
+        parse_gaps = {**self._worker_gaps, **{f.path: f.gap_lines for f in index.parsed() if f.gap_lines}}
         index.store_cache(write=store_cache)
         return Result(
             str(self.tree.root),
@@ -309,11 +398,17 @@ class Analysis:
             tuple(ordered),
             errors,
             len(depends),  # the files the verdicts depend on: the same cold or warm
-            gaps,
+            tuple(sorted(parse_gaps.items())),
             _source_lines(index, ordered),
             time.perf_counter() - started,
             tuple(s for rel in sorted(depends) for s in find_suppressions(rel, index.raw(rel) or b"")),
         )
+
+
+class _Learnt(NamedTuple):
+    problems: tuple[SourceProblem, ...]
+    parse_gaps: tuple[tuple[str, tuple[int, ...]], ...]
+    counters: tuple[int, ...]  # Analysis._counters() since the fork
 
 
 def analyse(
@@ -323,14 +418,16 @@ def analyse(
     kb: KnowledgeBase | None = None,
     cache: FactsCache | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    jobs: int | None = None,
 ) -> Result:
-    """Check every vDPA ops table under paths, each kernel tree against its own vdpa.h.
-    Raises InputError for unusable paths."""
+    """Check every vDPA ops table under paths, each kernel tree against its own vdpa.h, on
+    `jobs` processes (None: every CPU this process may use). Raises InputError for unusable
+    paths."""
     from analyzer.roots import merge, split_roots
 
     results = []
     for group in split_roots(paths):
-        analysis = Analysis(group, rules, enabled, kb, cache)
+        analysis = Analysis(group, rules, enabled, kb, cache, available_cpus() if jobs is None else jobs)
         if progress is not None:
             analysis.index.progress = progress
         results.append(analysis.run())

@@ -8,7 +8,6 @@ definition's name on an unindented line).
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import hashlib
 import os
@@ -45,15 +44,22 @@ _MEMBER_RE = re.compile(rb"struct[ \t]+(\w+)[ \t*]+(?:__\w+[ \t*]+)*(\w+)[ \t]*(
 # struct, assignments to a member, and the work/timer initialisers that bind a handler.
 _INIT_RE = re.compile(rb"struct[ \t]+(\w+)[ \t]+(?:__\w+[ \t]+)*(\w+)[ \t]*(?:\[[^\]]*\][ \t]*)?=[ \t]*\{")
 _DESIGNATED_RE = re.compile(rb"\.(\w+)[ \t]*=[ \t]*&?[ \t]*([A-Za-z_]\w*)[ \t]*(?=[,}\n])")
-# `->field = name;` is found from its `=` and read backwards (reversed bytes) for the field.
-_ASSIGNED_RE = re.compile(rb"=[ \t]*&?[ \t]*([A-Za-z_]\w*)[ \t]*;")
-_REVERSED_FIELD_RE = re.compile(rb"[ \t]*(\w+)[ \t]*(?:>-|\.)")
+# `->field = name;` is searched in the reversed bytes, where it starts with its `;`.
+_REVERSED_ASSIGN_RE = re.compile(rb";[ \t]*(\w*[A-Za-z_])[ \t]*&?[ \t]*=[ \t]*(\w+)[ \t]*(?:>-|\.)")
 _BASE_RE = re.compile(rb"(\w+)((?:[ \t]*(?:->|\.)[ \t]*\w+)*)[ \t]*$")
-_WORK_BINDERS = (b"INIT_", b"kthread_init_", b"timer_setup", b"tasklet_setup")
-_WORK_RE = re.compile(
-    rb"(?:INIT_WORK|INIT_DELAYED_WORK|INIT_WORK_ONSTACK|INIT_RCU_WORK|kthread_init_work|"
-    rb"kthread_init_delayed_work|timer_setup|tasklet_setup)[ \t]*\([ \t]*&?[ \t]*\(?[ \t]*"
+# One pattern per binder family, each starting with its literal.
+_WORK_CALL = (
+    rb"[ \t]*\([ \t]*&?[ \t]*\(?[ \t]*"
     rb"(?:(\w+)((?:[ \t]*(?:->|\.)[ \t]*\w+)*?)[ \t]*(?:->|\.)[ \t]*)?(\w+)[ \t]*\)?[ \t]*,[ \t]*([A-Za-z_]\w*)"
+)
+_WORK_RES = tuple(
+    re.compile(binder + _WORK_CALL)
+    for binder in (
+        rb"INIT_(?:WORK|DELAYED_WORK|WORK_ONSTACK|RCU_WORK)",
+        rb"kthread_init_(?:work|delayed_work)",
+        rb"timer_setup",
+        rb"tasklet_setup",
+    )
 )
 _WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
@@ -159,13 +165,14 @@ def _line_at(data: bytes, at: int) -> int:
 
 def _stores(rel: str, data: bytes) -> list[Store]:
     out: list[Store] = []
-    newlines: list[int] | None = None
+    seen = [0, 1]  # an offset and its line: each pass asks in increasing order
 
     def line(at: int) -> int:
-        nonlocal newlines
-        if newlines is None:
-            newlines = [m.start() for m in re.finditer(rb"\n", data)]
-        return bisect.bisect_left(newlines, at) + 1
+        if at < seen[0]:
+            seen[:] = [0, 1]
+        seen[1] += data.count(b"\n", seen[0], at)
+        seen[0] = at
+        return seen[1]
 
     for m in _word_starts(_INIT_RE, data):
         struct = m.group(1).decode()
@@ -177,32 +184,20 @@ def _stores(rel: str, data: bytes) -> list[Store]:
                 break
         for d in _DESIGNATED_RE.finditer(data, m.end(), i):
             out.append(Store("init", struct, d.group(1).decode(), d.group(2).decode(), rel, line(d.start())))
-    for m in _ASSIGNED_RE.finditer(data):
-        name = m.group(1).decode()
+    reversed_data = data[::-1]
+    for m in reversed(list(_REVERSED_ASSIGN_RE.finditer(reversed_data))):
+        name = m.group(1)[::-1].decode()
         if name in ("NULL", "true", "false"):
             continue
-        eq = m.start()
-        field = _REVERSED_FIELD_RE.match(data[max(0, eq - 160) : eq][::-1])
-        if field is None:
-            continue
-        at = eq - field.end()
+        at = len(data) - m.end()
         base = _base_before(data, at)
-        out.append(Store("assign", "", field.group(1)[::-1].decode(), name, rel, line(at), base, at))
-    if any(binder in data for binder in _WORK_BINDERS):
-        for m in _word_starts(_WORK_RE, data):
-            base = m.group(1).decode() if m.group(1) and not m.group(2) else ""
-            out.append(
-                Store(
-                    "work",
-                    "",
-                    m.group(3).decode(),
-                    m.group(4).decode(),
-                    rel,
-                    line(m.start()),
-                    base,
-                    m.start(),
-                )
-            )
+        out.append(Store("assign", "", m.group(2)[::-1].decode(), name, rel, line(at), base, at))
+    bound = sorted((m for pattern in _WORK_RES for m in _word_starts(pattern, data)), key=lambda m: m.start())
+    for m in bound:
+        base = m.group(1).decode() if m.group(1) and not m.group(2) else ""
+        out.append(
+            Store("work", "", m.group(3).decode(), m.group(4).decode(), rel, line(m.start()), base, m.start())
+        )
     return out
 
 
@@ -381,12 +376,13 @@ class TreeIndex:
                 self._register(facts)
         return self._facts[rel]
 
-    def store_cache(self, write: bool = True) -> None:
-        """Write the facts extracted in this run to the on-disk cache (or forget them)."""
+    def store_cache(self, write: bool = True, memo: bool = True) -> None:
+        """Write the facts extracted in this run to the on-disk cache (or forget them), and
+        the byte index's memo unless memo=False (a forked worker's is its parent's)."""
         if self.cache and write:
             for rel, data, facts in self._to_store:
                 self.cache.put(rel, data, facts)
-            if self._index_memo is not None:
+            if self._index_memo is not None and memo:
                 self._index_memo.save()
         self._to_store = []
 
@@ -429,9 +425,15 @@ class TreeIndex:
     # -- ops tables ----------------------------------------------------------------------
     def ops_tables(self) -> tuple[list[OpsTable], list[SourceProblem]]:
         """Every ops table in the analysed files, and the files that may hold one but
-        could not be read (fail closed: those become VDPA000). Files are filtered on their
-        bytes first; only the few that define a table are decoded, kept and parsed."""
-        tables: list[OpsTable] = []
+        could not be read (fail closed: those become VDPA000)."""
+        files, unreadable = self.table_files()
+        tables = [t for rel in files for t in self.tables_in(rel)]
+        return tables, unreadable
+
+    def table_files(self) -> tuple[list[str], list[SourceProblem]]:
+        """The analysed files that may define an ops table, and those that may hold one but
+        could not be read. Files are filtered on their bytes: none is parsed here."""
+        files: list[str] = []
         unreadable: list[SourceProblem] = []
         needle = OPS_STRUCT.encode()
         for rel in self._mentioning(needle):
@@ -439,12 +441,20 @@ class TreeIndex:
             if data is None:
                 unreadable.append(self.problems[rel])
             elif _TABLE_RE.search(data):
-                facts = self.facts(rel)
-                if facts is not None:
-                    tables.extend(facts.tables)
+                files.append(rel)
         unreadable.extend(p for p in self.scan.problems if p not in unreadable)
-        self._extend_scope(tables)
-        return tables, unreadable
+        self._extend_scope(files)
+        return files, unreadable
+
+    def tables_in(self, rel: str) -> tuple[OpsTable, ...]:
+        facts = self.facts(rel)
+        return facts.tables if facts is not None else ()
+
+    def prepare(self) -> None:
+        """Build what every table's analysis reads (the byte index, the API header) now, so
+        that processes forked to analyse tables inherit it instead of each building it."""
+        self._definition_files()
+        _ = self.api
 
     def _mentioning(self, needle: bytes) -> list[str]:
         """Analysed files whose bytes contain needle, or that cannot be read at all. A large
@@ -490,12 +500,12 @@ class TreeIndex:
                 self.progress("scanning files", min(k * size, len(files)), len(files))
         return found
 
-    def _extend_scope(self, tables: list[OpsTable]) -> None:
+    def _extend_scope(self, table_files: list[str]) -> None:
         """A parent outside the vDPA subsystem resolves callees in its own directory too."""
         known = set(self.scan.tree_files)
         extra = [
             rel
-            for d in sorted({driver_root(t.path) for t in tables})
+            for d in sorted({driver_root(rel) for rel in table_files})
             if d
             for rel in walk_sources(self.scan.root, d)
             if rel not in known

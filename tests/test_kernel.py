@@ -127,6 +127,14 @@ def test_612_subset_checks_agree(linux_612) -> None:
     assert key(sub) == key(data)
 
 
+def test_one_process_and_every_cpu_give_the_same_report() -> None:
+    """Tables are analysed on every CPU by default (-j): one process says the same."""
+    for version in ("6.1", "6.12"):
+        tree = kernel_tree(version) / "drivers" / "vdpa"
+        one, every = check_json(tree, extra=("-j", "1")), check_json(tree, extra=("-j", "3"))
+        assert one == every
+
+
 def test_612_gate_series(tmp_path) -> None:
     """A series written here against Debian's 6.12, applied with gate --tree on a copy."""
     import json

@@ -13,7 +13,18 @@ PACKAGE = Path(__file__).resolve().parent.parent / "analyzer"
 # conditions, graphs, the knowledge base, then summaries over the tree); the model; rules;
 # output; CLI. A module is placed by its longest listed prefix.
 LAYERS = [
-    {"source", "treecache", "cmask", "cconfig", "cexpr", "cparse", "gitrepo", "series", "treeinfo"},
+    {
+        "source",
+        "treecache",
+        "cmask",
+        "cconfig",
+        "cexpr",
+        "cparse",
+        "gitrepo",
+        "series",
+        "treeinfo",
+        "forkpool",
+    },
     {"semantics.values", "semantics.conds", "semantics.graph", "semantics.cfg", "semantics.kb", "semantics"},
     {"facts", "extract", "api", "cache", "indexmemo"},
     {"index"},
