@@ -20,18 +20,22 @@ def _parser() -> Parser:
 
 
 @lru_cache(maxsize=16)
-def _query(node_type: str) -> Query:
-    return Query(_language(), f"({node_type}) @n")
+def _query(node_types: tuple[str, ...]) -> Query:
+    return Query(_language(), " ".join(f"({t}) @{t}" for t in node_types))
 
 
-def captures(root: Node, node_type: str) -> list[Node]:
-    """Every node of one type under root (root included), in source order, found by tree-sitter
-    itself (fast). Queried child by child: over one node with many error children (a line of
-    50,000 `{`) tree-sitter's cursor takes time quadratic in their number, seconds per query."""
-    cursor = QueryCursor(_query(node_type))
-    found = [root] if root.type == node_type else []
+def captures(root: Node, *node_types: str) -> dict[str, list[Node]]:
+    """Every node of these types under root (root included), by type, each list in source
+    order, found by tree-sitter itself in one walk of the tree (each walk of a 4,000-line
+    file costs about 10 ms). Queried child by child: over one node with many error children
+    (a line of 50,000 `{`) tree-sitter's cursor takes time quadratic in their number."""
+    cursor = QueryCursor(_query(node_types))
+    found: dict[str, list[Node]] = {t: [root] if root.type == t else [] for t in node_types}
     for child in root.children:
-        found.extend(cursor.captures(child).get("n", []))
+        for t, nodes in cursor.captures(child).items():
+            found[t].extend(nodes)
+    for nodes in found.values():  # a walk's order is the patterns' within a child
+        nodes.sort(key=lambda n: n.start_byte)
     return found
 
 

@@ -191,11 +191,11 @@ def _ops_table(node: Node, path: str) -> OpsTable | None:
     )
 
 
-def _runtime_clears(root: Node, tables: set[str], path: str) -> list[OpsRuntimeClear]:
+def _runtime_clears(assignments: list[Node], tables: set[str], path: str) -> list[OpsRuntimeClear]:
     """`x = table; ... x.op = NULL` inside one function body."""
     copies: dict[tuple[int, str], str] = {}  # (function start, copy expression) -> table
     out: list[OpsRuntimeClear] = []
-    for a in sorted(captures(root, "assignment_expression"), key=lambda n: n.start_byte):
+    for a in sorted(assignments, key=lambda n: n.start_byte):
         left, right = a.child_by_field_name("left"), a.child_by_field_name("right")
         if left is None or right is None or right.type not in ("identifier", "null", "number_literal"):
             continue
@@ -272,7 +272,17 @@ def extract(path: str, src: bytes, config: KernelConfig | None = None) -> FileFa
         _add_views(path, masked, functions)
     tables = [t for n in tops if n.type == "declaration" for t in [_ops_table(n, path)] if t is not None]
     names = {t.name for t in tables}
-    clears = _runtime_clears(root, names, path) if names else []
+    wanted = [
+        node_type
+        for node_type, needed in (
+            ("assignment_expression", bool(names)),
+            ("preproc_function_def", bool(_FUNCTION_MACRO_RE.search(src))),
+            ("field_declaration", bool(_IOTLB_MEMBER_RE.search(src))),
+        )
+        if needed
+    ]
+    nodes = captures(root, *wanted) if wanted else {}
+    clears = _runtime_clears(nodes["assignment_expression"], names, path) if names else []
     defines = tuple(
         (m.group(1).decode(), v)
         for m in _DEFINE_RE.finditer(src)
@@ -281,8 +291,8 @@ def extract(path: str, src: bytes, config: KernelConfig | None = None) -> FileFa
     )
     fields = _config_ops_fields(root) if OPS_STRUCT.encode() + b" {" in src else ()
     ordered = sorted(functions.values(), key=lambda f: (f.line, f.name))
-    macros = tuple(_macros(root, path)) if _FUNCTION_MACRO_RE.search(src) else ()
-    iotlbs = tuple(_iotlb_fields(root)) if _IOTLB_MEMBER_RE.search(src) else ()
+    macros = tuple(_macros(nodes.get("preproc_function_def", []), path))
+    iotlbs = tuple(_iotlb_fields(nodes.get("field_declaration", [])))
     return FileFacts(
         path, tuple(ordered), tuple(tables), tuple(clears), defines, fields, _gap_lines(root), macros, iotlbs
     )
@@ -293,10 +303,10 @@ _FUNCTION_MACRO_RE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+\w+\(", re.M)
 _IOTLB_MEMBER_RE = re.compile(rb"struct[ \t]+vhost_iotlb[ \t*]+\w+[ \t]*[;\[]")
 
 
-def _iotlb_fields(root: Node) -> list[str]:
+def _iotlb_fields(declarations: list[Node]) -> list[str]:
     """Members whose declared type is struct vhost_iotlb: what an IOTLB argument looks like."""
     out: list[str] = []
-    for decl in captures(root, "field_declaration"):
+    for decl in declarations:
         t = decl.child_by_field_name("type")
         if t is not None and t.type == "struct_specifier":
             name = t.child_by_field_name("name")
@@ -307,11 +317,11 @@ def _iotlb_fields(root: Node) -> list[str]:
     return sorted(set(out))
 
 
-def _macros(root: Node, path: str) -> list[Function]:
+def _macros(definitions: list[Node], path: str) -> list[Function]:
     """Function-like macros, each read as a function of its parameters (SPEC §3): an
     expression body returns its value, a statement body (`do { ... } while (0)`) runs."""
     out: list[Function] = []
-    for node in captures(root, "preproc_function_def"):
+    for node in definitions:
         name_node = node.child_by_field_name("name")
         params_node = node.child_by_field_name("parameters")
         value = node.child_by_field_name("value")
