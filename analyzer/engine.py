@@ -292,7 +292,6 @@ class Analysis:
         index = self.index
         jobs = min(self.jobs, len(pending))
         if jobs > 1:
-            index.prepare()
             # The biggest files first: they take longest, and the others fill in around them.
             pending.sort(key=lambda rel: -len(index.raw(rel) or b""))
             before = self._counters()
@@ -303,6 +302,8 @@ class Analysis:
                 self._learnt(before),
                 self._quiet,
                 lambda started, total: index.progress("analysing drivers", started, total),
+                index.shared,
+                index.adopt,
             )
             for news in learnt:
                 self._merge(news)

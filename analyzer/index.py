@@ -278,8 +278,9 @@ class Resolution(NamedTuple):
 
 
 def _common_prefix(a: str, b: str) -> int:
+    """How many leading path components two tree-relative paths share."""
     n = 0
-    for x, y in zip(PurePosixPath(a).parts, PurePosixPath(b).parts, strict=False):
+    for x, y in zip(a.split("/"), b.split("/"), strict=False):
         if x != y:
             break
         n += 1
@@ -308,6 +309,7 @@ class TreeIndex:
         self._index_memo: IndexMemo | None = None
         self._fn_members: dict[str, list[tuple[str, str]]] = {}
         self._api: VdpaApi | None = None
+        self._fetch_shared: Callable[[], tuple[Any, ...]] | None = None  # a forked worker's
         # What one table's analysis read: the gate re-analyses a table only when one of
         # these files changes, or a changed file defines one of these names.
         self.touched: set[str] = set()
@@ -418,6 +420,8 @@ class TreeIndex:
     @property
     def api(self) -> VdpaApi:
         if self._api is None:
+            self._adopt_shared()
+        if self._api is None:
             header = self.scan.api_header
             self._api = api_from_header(self.facts(header) if header else None)
         return self._api
@@ -450,11 +454,38 @@ class TreeIndex:
         facts = self.facts(rel)
         return facts.tables if facts is not None else ()
 
-    def prepare(self) -> None:
-        """Build what every table's analysis reads (the byte index, the API header) now, so
-        that processes forked to analyse tables inherit it instead of each building it."""
+    # -- what processes forked to analyse tables share (analyzer/forkpool.py) ---------------
+    def shared(self) -> tuple[Any, ...]:
+        """What every table's analysis reads (the byte index, the API), built once here and
+        handed to the workers, which meanwhile parse their own table files."""
         self._definition_files()
-        _ = self.api
+        return (
+            self.api,
+            self._def_files,
+            self._def_names,
+            self._stores,
+            self._fn_members,
+            self._members,
+            self._digests,
+            {rel: p for rel, p in self.problems.items()},
+        )
+
+    def adopt(self, fetch: Callable[[], tuple[Any, ...]]) -> None:
+        """In a worker: take the shared index from fetch() when it is first needed."""
+        if self._def_files is None or self._api is None:
+            self._fetch_shared = fetch
+
+    def _adopt_shared(self) -> None:
+        fetch, self._fetch_shared = self._fetch_shared, None
+        if fetch is None:
+            return
+        api, def_files, def_names, stores, fn_members, members, digests, problems = fetch()
+        self._api = self._api or api
+        if self._def_files is None:
+            self._def_files, self._def_names, self._stores = def_files, def_names, stores
+            self._fn_members, self._members, self._digests = fn_members, members, digests
+        for rel, problem in problems.items():
+            self.problems.setdefault(rel, problem)
 
     def _mentioning(self, needle: bytes) -> list[str]:
         """Analysed files whose bytes contain needle, or that cannot be read at all. A large
@@ -526,6 +557,8 @@ class TreeIndex:
     # -- resolution ----------------------------------------------------------------------
     def _definition_files(self) -> dict[str, list[str]]:
         """Name -> walkable files with an unindented line that looks like its definition."""
+        if self._def_files is None:
+            self._adopt_shared()
         if self._def_files is None:
             self._def_files = {}
             for rel in self.scan.tree_files:
