@@ -23,6 +23,16 @@ _DEFINE_RE = re.compile(
 )
 
 
+def defines_of(src: bytes) -> tuple[tuple[str, int], ...]:
+    """The numeric #defines of a file, read from its bytes (no parse needed)."""
+    return tuple(
+        (m.group(1).decode(), v)
+        for m in _DEFINE_RE.finditer(src)
+        for v in [parse_int_literal(m.group(2).decode())]
+        if v is not None
+    )
+
+
 def _name_node(decl: Node | None) -> Node | None:
     n = decl
     while n is not None and n.type not in ("identifier", "field_identifier"):
@@ -283,12 +293,7 @@ def extract(path: str, src: bytes, config: KernelConfig | None = None) -> FileFa
     ]
     nodes = captures(root, *wanted) if wanted else {}
     clears = _runtime_clears(nodes["assignment_expression"], names, path) if names else []
-    defines = tuple(
-        (m.group(1).decode(), v)
-        for m in _DEFINE_RE.finditer(src)
-        for v in [parse_int_literal(m.group(2).decode())]
-        if v is not None
-    )
+    defines = defines_of(src)
     fields = _config_ops_fields(root) if OPS_STRUCT.encode() + b" {" in src else ()
     ordered = sorted(functions.values(), key=lambda f: (f.line, f.name))
     macros = tuple(_macros(nodes.get("preproc_function_def", []), path))

@@ -19,8 +19,8 @@ from typing import Any, NamedTuple
 
 from analyzer.api import VdpaApi, api_from_header
 from analyzer.cache import FactsCache, freeze
-from analyzer.cconfig import KernelConfig
-from analyzer.extract import OPS_STRUCT, extract
+from analyzer.cconfig import KernelConfig, resolve_config
+from analyzer.extract import OPS_STRUCT, defines_of, extract
 from analyzer.facts import FileFacts, Function, OpsTable
 from analyzer.indexmemo import IndexMemo
 from analyzer.source import MAX_FILE_BYTES, Scan, SourceProblem, read_source, source_problem, walk_sources
@@ -295,6 +295,7 @@ class TreeIndex:
         self._to_store: list[tuple[str, bytes, FileFacts]] = []
         self.progress: Callable[[str, int, int], None] = lambda stage, done, total: None
         self._facts: dict[str, FileFacts | None] = {}
+        self._defines: dict[str, tuple[tuple[str, int], ...]] = {}  # of files not parsed
         self.problems: dict[str, SourceProblem] = {p.path: p for p in scan.problems}
         self._raw: dict[str, bytes] = {}
         self._globals: dict[str, list[Function]] = {}
@@ -320,6 +321,7 @@ class TreeIndex:
         self.scan = scan
         for rel in changed:
             self._facts.pop(rel, None)
+            self._defines.pop(rel, None)
             self._raw.pop(rel, None)
             self.problems.pop(rel, None)
         for p in scan.problems:
@@ -377,6 +379,20 @@ class TreeIndex:
             if facts is not None:
                 self._register(facts)
         return self._facts[rel]
+
+    def defines(self, rel: str) -> tuple[tuple[str, int], ...]:
+        """A file's numeric #defines: from its facts when it is parsed, else from its bytes
+        (a header beside a function is read for its constants, and need not be parsed)."""
+        self.touched.add(rel)
+        if rel in self._facts:
+            facts = self._facts[rel]
+            return facts.defines if facts is not None else ()
+        if rel not in self._defines:
+            data = self.raw(rel)
+            if data is not None and self.config is not None:
+                data = resolve_config(data, self.config)
+            self._defines[rel] = defines_of(data) if data is not None else ()
+        return self._defines[rel]
 
     def store_cache(self, write: bool = True, memo: bool = True) -> None:
         """Write the facts extracted in this run to the on-disk cache (or forget them), and

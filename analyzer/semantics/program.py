@@ -70,12 +70,8 @@ class TreeProgram:
             # Every header beside the file, parsed or not yet: what is visible must not depend
             # on which files earlier analyses happened to read.
             for rel in self.index.headers_in(directory):
-                facts = self.index.facts(rel)
-                if facts is not None:
-                    out.update(facts.defines)
-            own = self.index.facts(fn.path)
-            if own is not None:
-                out.update(own.defines)
+                out.update(self.index.defines(rel))
+            out.update(self.index.defines(fn.path))
             self._constants[key] = out
         return self._constants[key]
 
