@@ -14,15 +14,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import tree_sitter
-import tree_sitter_c
 
 from analyzer import __version__
+from analyzer.cparse import grammar_dir
 from analyzer.facts import FileFacts
 
 _MAGIC = b"VDPALINT-FACTS-1\n"
@@ -51,8 +50,8 @@ def default_dir() -> Path:
 def _salt() -> bytes:
     h = hashlib.sha256(_MAGIC + __version__.encode())
     # The compiled parser and grammar: an upgrade replaces these files.
-    for package in (tree_sitter, tree_sitter_c):
-        for binary in sorted(Path(package.__file__ or ".").parent.glob("*.so")):
+    for directory in (Path(tree_sitter.__file__ or ".").parent, grammar_dir()):
+        for binary in sorted(directory.glob("*.so")):
             st = binary.stat()
             h.update(f"{binary}:{st.st_size}:{st.st_mtime_ns}".encode())
     here = Path(__file__).parent
@@ -123,6 +122,7 @@ def write_entry(path: Path, magic: bytes, value: object) -> bool:
     (concurrent writers are safe: the last rename wins). False when it could not be written:
     a cache that cannot be written is only slower."""
     import pickle
+    import tempfile
 
     body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     try:
@@ -142,6 +142,8 @@ def unusable_cache_dir(directory: Path) -> str | None:
         return "not a directory"
     try:
         directory.mkdir(parents=True, exist_ok=True)
+        import tempfile
+
         fd, probe = tempfile.mkstemp(prefix=".tmp-", dir=directory)
         os.close(fd)
         os.unlink(probe)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import stat
 import sys
-import tempfile
 from pathlib import Path
 
 # Names of standard output: written to it directly (an append-mode redirection stays one).
@@ -49,6 +48,8 @@ def _write(path: str, data: str) -> None:
 
 def _replace(target: Path, data: str, mode: int | None) -> None:
     """Write data to a temporary file beside target and rename it into place."""
+    import tempfile  # only a run that writes a file pays for it
+
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

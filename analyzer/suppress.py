@@ -4,7 +4,6 @@ above. A suppression must name a rule id and give a reason; unused ones are repo
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -55,6 +54,8 @@ def find_suppressions(path: str, data: bytes) -> list[Suppression]:
 
 def load_baseline(path: Path) -> list[BaselineEntry]:
     try:
+        import json
+
         data = json.loads(path.read_text(encoding="utf-8"))
         entries = [BaselineEntry(**e) for e in data["entries"]]
     except OSError as err:
@@ -74,6 +75,8 @@ def baseline_text(findings: Iterable[Finding], reason: str) -> str:
         )._asdict()
         for f in sorted(findings, key=Finding.sort_key)
     ]
+    import json
+
     return json.dumps({"tool": "vdpa-lint", "version": __version__, "entries": entries}, indent=2) + "\n"
 
 
