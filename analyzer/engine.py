@@ -331,7 +331,10 @@ class Analysis:
         )
 
     def _quiet(self) -> None:
+        """A forked worker: no progress line, and the facts the parent has yet to store are
+        the parent's to store."""
         self.index.progress = lambda stage, done, total: None
+        self.index.store_cache(write=False)
 
     def _learnt(self, before: tuple[int, ...]) -> Callable[[], _Learnt]:
         def learnt() -> _Learnt:
