@@ -11,13 +11,13 @@ from analyzer.api import VdpaApi
 from analyzer.facts import Function, OpsRuntimeClear, OpsTable
 from analyzer.findings import TraceStep
 from analyzer.index import TreeIndex
+from analyzer.model import ONCHIP_OPS
 from analyzer.semantics import conds as C
 from analyzer.semantics import contract as K
 from analyzer.semantics import values as V
 from analyzer.semantics.program import TreeProgram
 from analyzer.semantics.summaries import Effect, instantiate
 
-ONCHIP_OPS = ("set_map", "dma_map", "dma_unmap")
 REGION_OPS = ("set_map", "dma_map")
 
 

@@ -83,7 +83,8 @@ class Obligation(NamedTuple):
 
 
 START = State((INITIAL, INITIAL), 0)
-ONCHIP_OPS = frozenset({"set_map", "dma_map", "dma_unmap"})
+# The ops of a parent with an on-chip IOMMU (in the order messages name them).
+ONCHIP_OPS = ("set_map", "dma_map", "dma_unmap")
 
 Action = Callable[[State], State]
 
@@ -205,7 +206,7 @@ def both_asids(s: State) -> tuple[str, str] | None:
 
 def maps_survive_reset(d: DriverEffects) -> Obligation:
     key, title = "maps-survive-reset", "map ASID 0 and ASID 1, then reset (userspace with IOTLB_PERSIST)"
-    if not (d.ops & ONCHIP_OPS):
+    if d.ops.isdisjoint(ONCHIP_OPS):
         return Obligation(key, title, NOT_APPLICABLE, "platform IOMMU: no .set_map/.dma_map")
     r = _Replay(user_maps_in_both, _start(d))
     r.step("userspace maps guest memory in ASID 0 (.set_map/.dma_map)", _set_map(0), _set_map(0))
@@ -254,7 +255,7 @@ def release_restores_initial_map(d: DriverEffects) -> Obligation:
     key, title = "release-then-reuse", "release an ASID, then reuse the device (virtio-vdpa)"
     if "reset_map" not in d.api_ops:
         return Obligation(key, title, NOT_APPLICABLE, "the tree's vdpa.h has no .reset_map")
-    if not (d.ops & ONCHIP_OPS):
+    if d.ops.isdisjoint(ONCHIP_OPS):
         return Obligation(key, title, NOT_APPLICABLE, "platform IOMMU: no .set_map/.dma_map")
     if not d.reset_map.present and not d.compat_clean.present:
         return Obligation(
@@ -309,7 +310,7 @@ def release_keeps_other_asids(d: DriverEffects) -> Obligation:
     key, title = "release-one-asid", "map ASID 0 and ASID 1, release ASID 1 (.reset_map(1))"
     if "reset_map" not in d.api_ops:
         return Obligation(key, title, NOT_APPLICABLE, "the tree's vdpa.h has no .reset_map")
-    if not (d.ops & ONCHIP_OPS):
+    if d.ops.isdisjoint(ONCHIP_OPS):
         return Obligation(key, title, NOT_APPLICABLE, "platform IOMMU: no .set_map/.dma_map")
     if not d.reset_map.present:
         return Obligation(key, title, NOT_APPLICABLE, "no .reset_map: vhost-vdpa leaves released ASIDs alone")

@@ -217,7 +217,7 @@ def driver_view(
         "verdict": d.verdict,
         "href": sources.href(d.table.path, d.table.line),
         "ops": ops,
-        "onchip": bool(present & ONCHIP_OPS),
+        "onchip": not present.isdisjoint(ONCHIP_OPS),
         "glyphs": glyphs(present, set(conditional), api_ops),
         "obligations": obligations,
         "unfollowed": [
