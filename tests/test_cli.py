@@ -281,3 +281,15 @@ def test_json_lists_unfollowed_calls_at_top_level() -> None:
     }
     per_table = [dict(u, ops_table=d["ops_table"]) for d in data["drivers"] for u in d["unfollowed"]]
     assert data["unfollowed"] == per_table
+
+
+def test_jobs_must_be_a_positive_number_of_processes() -> None:
+    for bad in ("0", "-3", "two", ""):
+        _one_line_error(
+            run_cli("check", "-j", bad, str(DEMO)), f"expected a number of processes (1 or more), got {bad!r}"
+        )
+    one = check_json(DEMO, extra=("--jobs", "1"))
+    assert one == check_json(DEMO, extra=("--jobs", "4"))
+    assert {(f["rule_id"], f["path"], f["line"]) for f in one["findings"]} == {
+        (f["rule_id"], f["path"], f["line"]) for f in check_json(DEMO)["findings"]
+    }
