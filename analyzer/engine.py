@@ -172,6 +172,7 @@ class Analysis:
         self.results = ResultCache(cache.directory) if cache else None
         self.store_results = True
         self._tables: dict[tuple[str, str], TableResult] = {}
+        self._worker_gaps: dict[str, tuple[int, ...]] = {}  # parse gaps of the files workers parsed
         self.analysed = self.reused = 0  # tables, over the session's runs
 
     def refresh(self, changed: set[str]) -> None:
@@ -290,15 +291,14 @@ class Analysis:
             else:
                 out[rel] = known
         index = self.index
-        jobs = min(self.jobs, len(pending))
-        if jobs > 1:
+        if pending:
             # The biggest files first: they take longest, and the others fill in around them.
             pending.sort(key=lambda rel: -len(index.raw(rel) or b""))
             before = self._counters()
             done, learnt = fork_map(
                 pending,
                 self._analyse_file,
-                jobs,
+                self.jobs,
                 self._learnt(before),
                 self._quiet,
                 lambda started, total: index.progress("analysing drivers", started, total),
@@ -307,14 +307,9 @@ class Analysis:
             )
             for news in learnt:
                 self._merge(news)
-        else:
-            done = []
-            for n, rel in enumerate(pending, 1):
-                index.progress("analysing drivers", n, len(pending))
-                done.append(self._analyse_file(rel))
-        out.update(zip(pending, done, strict=True))
-        for rel in pending:
-            for result in out[rel]:
+            out.update(zip(pending, done, strict=True))
+        for results in out.values():
+            for result in results:
                 self._tables[(result.report.table.path, result.report.table.name)] = result
         return out
 
@@ -367,7 +362,7 @@ class Analysis:
         of the on-disk cache (the gate's intermediate states are never seen again)."""
         started = time.perf_counter()
         self.store_results = store_cache
-        self._worker_gaps: dict[str, tuple[int, ...]] = {}
+        self._worker_gaps = {}
         index = self.index
         files, unreadable = index.table_files()
         for rel in self.tree.named_files:

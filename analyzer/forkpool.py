@@ -209,9 +209,13 @@ def fork_map(
                 os.waitpid(pid, 0)
     elif shared is not None:
         shared()
-    results = [done[n] if n in done else run(task) for n, task in enumerate(tasks)]
+    for n, task in enumerate(tasks):
+        if n not in done:
+            if not children:  # a serial run; after workers, these are the tasks they left
+                progress(n + 1, len(tasks))
+            done[n] = run(task)
     progress(len(tasks), len(tasks))
-    return results, finals
+    return [done[n] for n in range(len(tasks))], finals
 
 
 def _work(
