@@ -64,14 +64,11 @@ _WORK_RES = tuple(
 _WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
-def _word_starts(
-    pattern: re.Pattern[bytes], data: bytes, start: int = 0, end: int | None = None
-) -> Iterator[re.Match[bytes]]:
+def _word_starts(pattern: re.Pattern[bytes], data: bytes) -> Iterator[re.Match[bytes]]:
     """pattern's matches that begin a word, as a leading `\b` would keep them (a rejected
     candidate does not hide a match that starts inside it)."""
-    end = len(data) if end is None else end
-    pos = start
-    while (m := pattern.search(data, pos, end)) is not None:
+    pos = 0
+    while (m := pattern.search(data, pos)) is not None:
         at = m.start()
         if at and data[at - 1] in _WORD:
             pos = at + 1
@@ -483,7 +480,7 @@ class TreeIndex:
             self._fn_members,
             self._members,
             self._digests,
-            {rel: p for rel, p in self.problems.items()},
+            dict(self.problems),
         )
 
     def adopt(self, fetch: Callable[[], tuple[Any, ...]]) -> None:
