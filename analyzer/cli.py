@@ -463,8 +463,11 @@ def _configure(args: argparse.Namespace, argv: list[str]) -> bool:
     where = getattr(args, "paths", None) or [
         getattr(args, "repo", None) or getattr(args, "tree", None) or "."
     ]
-    path, settings = apply_config(args, explicit_dests(build_parser(), argv), Path(where[0]))
-    if getattr(args, "show_config", False):
+    show = getattr(args, "show_config", False)
+    path, settings = apply_config(
+        args, lambda: explicit_dests(build_parser(), argv), Path(where[0]), origins=show
+    )
+    if show:
         sys.stdout.write(show_config(path, settings))
         return True
     return False

@@ -13,7 +13,7 @@ import argparse
 import dataclasses
 import fnmatch
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -110,17 +110,25 @@ def explicit_dests(parser: argparse.ArgumentParser, argv: Sequence[str]) -> set[
 
 
 def apply_config(
-    args: argparse.Namespace, explicit: set[str], start: Path | None
+    args: argparse.Namespace,
+    explicit: Callable[[], set[str]],
+    start: Path | None,
+    origins: bool = False,
 ) -> tuple[Path | None, list[Setting]]:
     """Fill what the command line left unset from the tree's file; return it and the
-    settings in force with their origins (for --show-config)."""
+    settings in force, with their origins when asked (for --show-config). `explicit`
+    gives the attributes the command line set; it is only called when a file or the
+    origins need it (it parses the command line a second time)."""
     path = find_config(start) if start is not None else None
     values = load_config(path) if path is not None else {}
+    if not values and not origins:
+        return path, []
+    given = explicit()
     settings = []
     for key, dest in KEYS.items():
         if not hasattr(args, dest):
             continue
-        if dest in explicit:
+        if dest in given:
             origin = "command line"
         elif key in values:
             setattr(args, dest, values[key])
