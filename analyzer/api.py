@@ -6,7 +6,7 @@ up in the header's struct vdpa_config_ops, never inferred from a version.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from analyzer.facts import FileFacts
 
@@ -33,11 +33,10 @@ _LATEST_OPS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class VdpaApi:
+class VdpaApi(NamedTuple):
     header: str | None
     ops: frozenset[str]
-    constants: dict[str, int] = field(default_factory=dict, compare=False)
+    constants: dict[str, int]
 
     @property
     def assumed(self) -> bool:

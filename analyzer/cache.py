@@ -11,7 +11,6 @@ unpickle is removed and treated as a miss. The cache is the user's own directory
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 from functools import lru_cache
@@ -62,11 +61,9 @@ def _salt() -> bytes:
 
 def freeze(facts: FileFacts) -> FileFacts:
     """The facts with every function body extracted, ready to be stored."""
-    functions = tuple(dataclasses.replace(fn, source=fn.cfg, _cache=[]) for fn in facts.functions)
-    macros = tuple(dataclasses.replace(m, source=m.cfg, _cache=[]) for m in facts.macros)
-    return dataclasses.replace(
-        facts, functions=functions, macros=macros, functions_by_name={}, macros_by_name={}
-    )
+    functions = tuple(fn.replace(source=fn.cfg) for fn in facts.functions)
+    macros = tuple(m.replace(source=m.cfg) for m in facts.macros)
+    return facts.replace(functions=functions, macros=macros)
 
 
 class FactsCache:

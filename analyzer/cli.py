@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import os
 import sys
 import textwrap
@@ -297,8 +296,8 @@ def _check(args: argparse.Namespace) -> int:
     finally:
         progress.done()
     filtered = apply(result.findings, result.suppressions, baseline)
-    result = dataclasses.replace(
-        result, findings=filtered.kept, suppressed=filtered.suppressed, suppression_notes=filtered.notes
+    result = result._replace(
+        findings=filtered.kept, suppressed=filtered.suppressed, suppression_notes=filtered.notes
     )
     if args.write_baseline:
         write_output(args.write_baseline, baseline_text(result.findings, args.reason))

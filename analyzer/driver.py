@@ -4,7 +4,6 @@ layer's region, and what each op path clears, binds or could not follow."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from analyzer.api import VdpaApi
@@ -38,19 +37,28 @@ class Clear(NamedTuple):
     written: K.Written
 
 
-@dataclass
 class DriverContext:
-    table: OpsTable
-    index: TreeIndex
-    program: TreeProgram
-    api: VdpaApi
-    conditional: dict[str, str] = field(default_factory=dict)  # op -> why it may be absent
-    not_applicable: dict[str, str] = field(default_factory=dict)
-    missing: list[Issue] = field(default_factory=list)
-    _functions: dict[str, Function | None] = field(default_factory=dict)
-    _effects: dict[tuple[str, int | None], tuple[Effect, ...] | None] = field(default_factory=dict)
-    _region: tuple[K.Written, ...] | None = None
-    _windows: dict[str, tuple[Effect, ...]] = field(default_factory=dict)
+    """One ops table under analysis: what its ops do, found as rules ask, each once."""
+
+    def __init__(
+        self,
+        table: OpsTable,
+        index: TreeIndex,
+        program: TreeProgram,
+        api: VdpaApi,
+        conditional: dict[str, str] | None = None,  # op -> why it may be absent
+    ) -> None:
+        self.table = table
+        self.index = index
+        self.program = program
+        self.api = api
+        self.conditional = conditional if conditional is not None else {}
+        self.not_applicable: dict[str, str] = {}
+        self.missing: list[Issue] = []
+        self._functions: dict[str, Function | None] = {}
+        self._effects: dict[tuple[str, int | None], tuple[Effect, ...] | None] = {}
+        self._region: tuple[K.Written, ...] | None = None
+        self._windows: dict[str, tuple[Effect, ...]] = {}
 
     def function(self, op: str) -> Function | None:
         if op not in self._functions:

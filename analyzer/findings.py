@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 
 from analyzer.api import VdpaApi
@@ -83,11 +84,10 @@ class Unfollowed(NamedTuple):
     why: str
 
 
-@dataclass(frozen=True)
-class DriverReport:
+class DriverReport(NamedTuple):
     driver: str
     table: OpsTable
-    ops: dict[str, str] = field(compare=False)
+    ops: dict[str, str]
     conditional_ops: tuple[tuple[str, str], ...] = ()  # (op, why it may be absent)
     not_applicable: tuple[tuple[str, str], ...] = ()  # (rule id, why)
     obligations: tuple[Obligation, ...] = ()  # the reference model's replays (SPEC §5)
@@ -97,8 +97,7 @@ class DriverReport:
     unfollowed: tuple[Unfollowed, ...] = ()  # calls on analysed paths the analysis could not follow
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     root: str
     api: VdpaApi
     drivers: tuple[DriverReport, ...]
@@ -106,7 +105,7 @@ class Result:
     errors: tuple[SourceProblem, ...]
     files_parsed: int = 0
     parse_gaps: tuple[tuple[str, tuple[int, ...]], ...] = ()  # parsed files tree-sitter stumbled on
-    source_lines: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)  # for snippets
+    source_lines: Mapping[str, tuple[str, ...]] = MappingProxyType({})  # for snippets
     seconds: float = 0.0
     suppressions: tuple[Suppression, ...] = ()  # inline suppression comments in the analysed files
     suppressed: tuple[tuple[Finding, str], ...] = ()  # findings accepted, and by what

@@ -8,7 +8,6 @@ definition's name on an unindented line).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import re
@@ -555,9 +554,7 @@ class TreeIndex:
             if rel not in known
         ]
         if extra:
-            self.scan = dataclasses.replace(
-                self.scan, tree_files=self.scan.tree_files + tuple(dict.fromkeys(extra))
-            )
+            self.scan = self.scan._replace(tree_files=self.scan.tree_files + tuple(dict.fromkeys(extra)))
             self._def_files = None
             self._headers = None
 

@@ -4,7 +4,6 @@ with paths relative to the trees' common directory."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 
@@ -43,8 +42,7 @@ def _finding(f: Finding, prefix: str) -> Finding:
 
 def _driver(d: DriverReport, prefix: str) -> DriverReport:
     table: OpsTable = d.table._replace(path=_prefix(prefix, d.table.path))
-    return dataclasses.replace(
-        d,
+    return d._replace(
         table=table,
         op_locations=tuple((op, _prefix(prefix, p), n) for op, p, n in d.op_locations),
         not_applicable=tuple(
@@ -74,7 +72,7 @@ def merge(results: list[Result]) -> Result:
         errors.extend(SourceProblem(_prefix(prefix, e.path), e.message) for e in r.errors)
         lines.update({_prefix(prefix, k): v for k, v in r.source_lines.items()})
         header = _prefix(prefix, r.api.header) if r.api.header else None
-        apis.append(dataclasses.replace(r.api, header=header))
+        apis.append(r.api._replace(header=header))
     return Result(
         common,
         apis[0],

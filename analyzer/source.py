@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -34,15 +33,14 @@ class SourceProblem(NamedTuple):
     message: str
 
 
-@dataclass(frozen=True)
-class Scan:
+class Scan(NamedTuple):
     root: Path  # paths in output are relative to it
     files: tuple[str, ...]  # the analysed files (relative, '/'-separated)
     tree_files: tuple[str, ...]  # the files callees are resolved in (SUBSYSTEM_DIRS, or all files)
     problems: tuple[SourceProblem, ...]
     api_header: str | None
     named_files: tuple[str, ...] = ()  # files named on the command line, not found in a directory
-    tree_cache: TreeCache | None = field(default=None, compare=False)  # a large tree's listings and prefilter
+    tree_cache: TreeCache | None = None  # a large tree's listings and prefilter
 
 
 def kernel_root(path: Path) -> Path | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import shutil
 from html.parser import HTMLParser
@@ -298,8 +297,8 @@ def _result_with(obligation: Obligation, **fields: object) -> tuple[Result, dict
     good = result.drivers[0]
     assert good.table.name == "good_ops"
 
-    grown = dataclasses.replace(good, obligations=(obligation, *good.obligations[1:]), **fields)  # type: ignore[arg-type]
-    return dataclasses.replace(result, drivers=(grown, *result.drivers[1:])), rules
+    grown = good._replace(obligations=(obligation, *good.obligations[1:]), **fields)
+    return result._replace(drivers=(grown, *result.drivers[1:])), rules
 
 
 def test_any_state_is_drawn_escaped_and_labelled() -> None:

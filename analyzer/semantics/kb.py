@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -77,8 +76,7 @@ class Instance(NamedTuple):
     value: Value
 
 
-@dataclass(frozen=True)
-class KnowledgeBase:
+class KnowledgeBase(NamedTuple):
     entries: dict[str, Primitive]
     constants: dict[str, int]
     constant_reasons: dict[str, str]

@@ -10,7 +10,6 @@ vdpa-lint does not know is one line on stderr and exit status 2, never a silent 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import fnmatch
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
@@ -170,8 +169,7 @@ def without_excluded(result: Result, patterns: Iterable[str]) -> Result:
     def out(path: str) -> bool:
         return excluded(path, pats)
 
-    return dataclasses.replace(
-        result,
+    return result._replace(
         drivers=tuple(d for d in result.drivers if not out(d.table.path)),
         findings=tuple(f for f in result.findings if not out(f.ops_table.path if f.ops_table else f.path)),
     )
