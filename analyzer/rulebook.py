@@ -7,10 +7,10 @@ reused; a renamed rule keeps its old names in `aliases`.
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import NamedTuple
 
+from analyzer import tomldata
 from analyzer.semantics.kb import rules_dir
 
 SEVERITIES = ("error", "warning", "note")
@@ -65,8 +65,8 @@ def _commits(raw: object, where: str) -> tuple[str, ...]:
 def parse_rule(path: Path) -> Rule:
     where = path.name
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        data = tomldata.load(path)
+    except (OSError, ValueError) as err:  # unreadable, not UTF-8, not TOML
         raise RuleFileError(f"{where}: {err}") from None
     missing = [k for k in _REQUIRED if k not in data]
     if missing:
@@ -118,8 +118,8 @@ def load_rules(directory: Path | None = None) -> dict[str, Rule]:
     retired: dict[str, str] = {}
     if retired_file.is_file():
         try:
-            retired = dict(tomllib.loads(retired_file.read_text(encoding="utf-8")).get("retired", {}))
-        except tomllib.TOMLDecodeError as err:
+            retired = dict(tomldata.load(retired_file).get("retired", {}))
+        except ValueError as err:  # not UTF-8, not TOML
             raise RuleFileError(f"retired.toml: {err}") from None
     rules: dict[str, Rule] = {}
     for path in sorted(directory.glob("VDPA*.toml")):

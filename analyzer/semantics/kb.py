@@ -21,10 +21,10 @@ loader validates every entry and raises KnowledgeError with a clear message.
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from analyzer import tomldata
 from analyzer.semantics import values as V
 from analyzer.semantics.values import Value
 
@@ -215,8 +215,8 @@ def _constants(raw: object, where: str) -> tuple[dict[str, int], dict[str, str]]
 def load_knowledge(path: Path | None = None) -> KnowledgeBase:
     path = path or rules_dir() / "primitives.toml"
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        data = tomldata.load(path)
+    except (OSError, ValueError) as err:  # unreadable, not UTF-8, not TOML
         raise KnowledgeError(f"{path.name}: {err}") from None
     extra = set(data) - {"function", "constants"}
     if extra:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from analyzer import tomldata
 from analyzer.findings import Result
 
 CONFIG_NAME = ".vdpa-lint.toml"
@@ -58,12 +58,12 @@ def find_config(start: Path) -> Path | None:
 def load_config(path: Path) -> dict[str, object]:
     """The file's settings, checked: known keys only, each of its type."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomldata.parse(path.read_bytes())
     except OSError as err:
         raise ConfigError(f"{path}: {err.strerror or err}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as err:
+    except ValueError as err:  # tomllib.TOMLDecodeError
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
     out: dict[str, object] = {}
     for key, value in data.items():
