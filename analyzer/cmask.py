@@ -8,6 +8,9 @@ spaces or with a same-length keyword; nothing is inserted or removed.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+
+from analyzer.bytescan import WORD, indented_line_start, line_starts
 
 # Annotations the compiler (or sparse) sees as attributes; tree-sitter-c reads
 # them as stray identifiers and wraps the declaration in ERROR nodes.
@@ -93,26 +96,47 @@ _WITH_ARGS = frozenset(a.encode() for a in _CALL_ATTRIBUTES)
 # Every attribute but three starts with "__": a literal prefix the regex engine skips to fast.
 _UNDERSCORE_RE = re.compile(rb"__\w+")
 _PLAIN_WORDS = (b"noinline", b"notrace", b"offsetof")
-_IDENT_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 # A whole macro argument that is a type: container_of(p, const struct T, m), min_t(unsigned int, a, b),
 # DEFINE_FREE(n, struct T *, f). It becomes one identifier of the same length (`struct_T__`).
-_TYPE_ARG_RE = re.compile(
-    rb"([(,])(\s*)((?:(?:const|volatile)\s+)*"
+# Groups: the `(` or `,`, the blanks after it, the type. One pattern per opener, each led by
+# its literal (bytescan.py); no match holds another opener, so the two never overlap.
+_TYPE_ARG = (
+    rb"(\s*)(?=[cvsuel])((?:(?:const|volatile)\s+)*"
     rb"(?:(?:struct|union|enum)\s+\w+|(?:unsigned|signed|long|short)(?:[ \t]+(?:int|long|char|short))*)"
     rb"[ \t*]*?)(?=[ \t]*[,)])"
 )
+_TYPE_ARG_RES = (re.compile(rb"(\()" + _TYPE_ARG), re.compile(rb"(,)" + _TYPE_ARG))
 _CALL_BEFORE_RE = re.compile(rb"\w\s*$")
 _TYPE_WORDS_RE = re.compile(rb"\b(?:const|volatile|struct|union|enum)\b|\*")
 # An iterator macro opening a statement: list_for_each_entry(pos, head, m) { ... }.
 # `while (a, b, c) stmt` has the same shape and keeps the arguments' calls.
-_ITER_RE = re.compile(rb"^([ \t]+)(\w*for_?each\w*)(?=\s*\()", re.MULTILINE)
+_EACH_RE = re.compile(rb"for_?each")
+_SPACE = frozenset(b" \t\n\r\f\v")
+
+
+def _iterator_names(src: bytes) -> Iterator[tuple[int, int]]:
+    """(start, end) of each word holding for_each or foreach that is the first on its line
+    (after a blank) and is called: the statements iterator macros open."""
+    pos, n = 0, len(src)
+    while (m := _EACH_RE.search(src, pos)) is not None:
+        start, end = m.start(), m.end()
+        while start and src[start - 1] in WORD:
+            start -= 1
+        while end < n and src[end] in WORD:
+            end += 1
+        pos = end
+        if not indented_line_start(src, start):
+            continue
+        after = end
+        while after < n and src[after] in _SPACE:
+            after += 1
+        if after < n and src[after] == 0x28:
+            yield start, end
 
 
 def _whole_word(src: bytes, start: int, end: int) -> bool:
-    return (start == 0 or src[start - 1] not in _IDENT_CHARS) and (
-        end == len(src) or src[end] not in _IDENT_CHARS
-    )
+    return (start == 0 or src[start - 1] not in WORD) and (end == len(src) or src[end] not in WORD)
 
 
 def _attribute_words(src: bytes) -> list[tuple[int, bytes]]:
@@ -120,7 +144,7 @@ def _attribute_words(src: bytes) -> list[tuple[int, bytes]]:
     found = [
         (m.start(), m.group())
         for m in _UNDERSCORE_RE.finditer(src)
-        if m.start() == 0 or src[m.start() - 1] not in _IDENT_CHARS
+        if m.start() == 0 or src[m.start() - 1] not in WORD
     ]
     for word in _PLAIN_WORDS:
         at = src.find(word)
@@ -151,13 +175,13 @@ def _matching_paren(data: bytes | bytearray, open_at: int) -> int:
     return len(data)
 
 
-_DEFINE_LINE_RE = re.compile(rb"^[ \t]*#[ \t]*define\b(?:[^\n]*\\\r?\n)*[^\n]*", re.M)
+_DEFINE_LINE_RE = re.compile(rb"#[ \t]*define\b(?:[^\n]*\\\r?\n)*[^\n]*")  # first on its line
 _BLOCK_COMMENT_RE = re.compile(rb"/\*.*?\*/", re.S)
 
 
 def _blank_macro_comments(src: bytes, data: bytearray) -> None:
     """A comment inside a continued #define ends tree-sitter's macro value there: blank it."""
-    for m in _DEFINE_LINE_RE.finditer(src):
+    for m in line_starts(_DEFINE_LINE_RE, src):
         if b"/*" in m.group():
             for c in _BLOCK_COMMENT_RE.finditer(src, m.start(), m.end()):
                 _blank(data, c.start(), c.end())
@@ -181,7 +205,7 @@ def mask_kernel_idioms(src: bytes) -> bytes:
             # offsetof(T, a.b) names a member path, which tree-sitter's offsetof rule does not
             # take; as a plain macro call the path is an ordinary field expression.
             data[start:end] = b"OFFSETOF"
-    for m in _TYPE_ARG_RE.finditer(src):
+    for m in sorted((m for p in _TYPE_ARG_RES for m in p.finditer(src)), key=lambda m: m.start()):
         # `(unsigned long)x` is a cast, not an argument: only a `(` that opens a call counts.
         if m.group(1) == b"(" and not _CALL_BEFORE_RE.search(src, max(0, m.start() - 64), m.start()):
             continue
@@ -191,8 +215,7 @@ def mask_kernel_idioms(src: bytes) -> bytes:
             data[start:end] = _TYPE_WORDS_RE.sub(lambda w: b" " * len(w.group()), src[start:end])
         else:
             data[start:end] = re.sub(rb"[ \t*]", b"_", src[start:end])
-    for m in _ITER_RE.finditer(src):
-        name_start, name_end = m.start(2), m.end(2)
+    for name_start, name_end in _iterator_names(src):
         data[name_start:name_end] = b"while" + b" " * (name_end - name_start - 5)
     return bytes(data)
 

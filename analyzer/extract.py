@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from tree_sitter import Node
 
+from analyzer.bytescan import line_starts
 from analyzer.cconfig import KernelConfig, resolve_config
 from analyzer.cexpr import parse_int_literal
 from analyzer.cmask import conditional_variants, mask_kernel_idioms
@@ -17,8 +18,9 @@ from analyzer.semantics.cfg import build_cfg, join_views
 from analyzer.semantics.graph import Cfg, CfgNode
 
 OPS_STRUCT = "vdpa_config_ops"
+# Led by `#` and checked to be first on its line (bytescan.py).
 _DEFINE_RE = re.compile(
-    rb"^[ \t]*#[ \t]*define[ \t]+(\w+)[ \t]+\(?\s*(0[xX][0-9a-fA-F]+|\d+)[uUlL]*\s*\)?[ \t]*(?:/[*/].*)?$",
+    rb"#[ \t]*define[ \t]+(\w+)[ \t]+\(?\s*(0[xX][0-9a-fA-F]+|\d+)[uUlL]*\s*\)?[ \t]*(?:/[*/].*)?$",
     re.M,
 )
 
@@ -27,7 +29,7 @@ def defines_of(src: bytes) -> tuple[tuple[str, int], ...]:
     """The numeric #defines of a file, read from its bytes (no parse needed)."""
     return tuple(
         (m.group(1).decode(), v)
-        for m in _DEFINE_RE.finditer(src)
+        for m in line_starts(_DEFINE_RE, src)
         for v in [parse_int_literal(m.group(2).decode())]
         if v is not None
     )
@@ -286,7 +288,7 @@ def extract(path: str, src: bytes, config: KernelConfig | None = None) -> FileFa
         node_type
         for node_type, needed in (
             ("assignment_expression", bool(names)),
-            ("preproc_function_def", bool(_FUNCTION_MACRO_RE.search(src))),
+            ("preproc_function_def", next(line_starts(_FUNCTION_MACRO_RE, src), None) is not None),
             ("field_declaration", bool(_IOTLB_MEMBER_RE.search(src))),
         )
         if needed
@@ -304,7 +306,7 @@ def extract(path: str, src: bytes, config: KernelConfig | None = None) -> FileFa
 
 
 # Cheap byte checks before walking the whole tree for these (a query visits every node).
-_FUNCTION_MACRO_RE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+\w+\(", re.M)
+_FUNCTION_MACRO_RE = re.compile(rb"#[ \t]*define[ \t]+\w+\(")  # first on its line
 _IOTLB_MEMBER_RE = re.compile(rb"struct[ \t]+vhost_iotlb[ \t*]+\w+[ \t]*[;\[]")
 
 

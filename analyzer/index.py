@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
 from analyzer.api import VdpaApi, api_from_header
+from analyzer.bytescan import word_starts
 from analyzer.cache import FactsCache, freeze
 from analyzer.cconfig import KernelConfig, resolve_config
 from analyzer.extract import OPS_STRUCT, defines_of, extract
@@ -30,7 +31,7 @@ _TABLE_RE = re.compile(rb"\b" + OPS_STRUCT.encode() + rb"\s+\w+\s*=")
 # The byte index reads every file of the subsystem, so its patterns start with a literal the
 # regex engine can skip to (a leading `\b`, `^` under re.M or a class makes it try every byte:
 # 4-9 times slower). Line patterns run on the bytes with a newline put in front (_lines());
-# a leading `\b` is checked by _word_starts().
+# a leading `\b` is checked by word_starts().
 _DEF_LINE_RE = re.compile(rb"\n(?:[A-Za-z_][\w \t*]*?\b|[ \t]*#[ \t]*define[ \t]+)([A-Za-z_]\w*)[ \t]*\(")
 
 
@@ -60,20 +61,6 @@ _WORK_RES = tuple(
         rb"tasklet_setup",
     )
 )
-_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-
-
-def _word_starts(pattern: re.Pattern[bytes], data: bytes) -> Iterator[re.Match[bytes]]:
-    """pattern's matches that begin a word, as a leading `\b` would keep them (a rejected
-    candidate does not hide a match that starts inside it)."""
-    pos = 0
-    while (m := pattern.search(data, pos)) is not None:
-        at = m.start()
-        if at and data[at - 1] in _WORD:
-            pos = at + 1
-            continue
-        yield m
-        pos = max(m.end(), at + 1)
 
 
 def _lines(data: bytes) -> bytes:
@@ -170,7 +157,7 @@ def _stores(rel: str, data: bytes) -> list[Store]:
         seen[0] = at
         return seen[1]
 
-    for m in _word_starts(_INIT_RE, data):
+    for m in word_starts(_INIT_RE, data):
         struct = m.group(1).decode()
         depth, i = 1, len(data)
         for brace in _BRACE_RE.finditer(data, m.end()):  # jump from brace to brace
@@ -188,7 +175,7 @@ def _stores(rel: str, data: bytes) -> list[Store]:
         at = len(data) - m.end()
         base = _base_before(data, at)
         out.append(Store("assign", "", m.group(2)[::-1].decode(), name, rel, line(at), base, at))
-    bound = sorted((m for pattern in _WORK_RES for m in _word_starts(pattern, data)), key=lambda m: m.start())
+    bound = sorted((m for pattern in _WORK_RES for m in word_starts(pattern, data)), key=lambda m: m.start())
     for m in bound:
         base = m.group(1).decode() if m.group(1) and not m.group(2) else ""
         out.append(
@@ -249,7 +236,7 @@ def _file_index(rel: str, data: bytes) -> tuple[Any, ...]:
             )
             members.extend(
                 (st.group(1).decode(), m.group(1).decode(), m.group(2).decode())
-                for m in _word_starts(_MEMBER_RE, body)
+                for m in word_starts(_MEMBER_RE, body)
             )
     return (
         names,

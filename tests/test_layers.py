@@ -25,6 +25,7 @@ LAYERS = [
         "treeinfo",
         "forkpool",
         "tomldata",
+        "bytescan",
     },
     {"semantics.values", "semantics.conds", "semantics.graph", "semantics.cfg", "semantics.kb", "semantics"},
     {"facts", "extract", "api", "cache", "indexmemo"},
