@@ -8,7 +8,6 @@ import argparse
 import contextlib
 import os
 import sys
-import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -424,6 +423,8 @@ def _rules(args: argparse.Namespace) -> int:
         scope = " (gate only)" if r.scope == "gate" else ""
         sys.stdout.write(f"{r.id} {r.name} [{r.severity}]{scope}\n  {r.summary}\n")
         if args.ids:
+            import textwrap  # its patterns cost start-up; only `rules ID` prints prose
+
             for title, body in (("Why", r.rationale), ("Fix", r.fix)):
                 wrapped = textwrap.fill(
                     " ".join(body.split()), 96, initial_indent="    ", subsequent_indent="    "
