@@ -44,3 +44,13 @@ def indented_line_start(data: bytes, at: int) -> bool:
     """Whether the word at `at` is the first on its line, after at least one blank."""
     head = data[data.rfind(b"\n", 0, at) + 1 : at]
     return bool(head) and not head.strip(b" \t")
+
+
+def whole_words(data: bytes, word: bytes) -> Iterator[int]:
+    """Offsets of word where it is a whole word (an identifier, not part of one)."""
+    at = data.find(word)
+    while at != -1:
+        end = at + len(word)
+        if (not at or data[at - 1] not in WORD) and (end == len(data) or data[end] not in WORD):
+            yield at
+        at = data.find(word, at + 1)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -52,14 +53,21 @@ def _query(node_types: tuple[str, ...]) -> Query:
     return Query(_language(), " ".join(f"({t}) @{t}" for t in node_types))
 
 
-def captures(root: Node, *node_types: str) -> dict[str, list[Node]]:
+def captures(root: Node, *node_types: str, at: Sequence[int] | None = None) -> dict[str, list[Node]]:
     """Every node of these types under root (root included), by type, each list in source
     order, found by tree-sitter itself in one walk of the tree (each walk of a 4,000-line
     file costs about 10 ms). Queried child by child: over one node with many error children
-    (a line of 50,000 `{`) tree-sitter's cursor takes time quadratic in their number."""
+    (a line of 50,000 `{`) tree-sitter's cursor takes time quadratic in their number.
+    at: sorted byte offsets; then only the children of root that hold one are walked (the
+    caller vouches that every node it wants holds one). Every query is compiled once per
+    process (about 5 ms each): ask for the same types, and keep what you need."""
     cursor = QueryCursor(_query(node_types))
     found: dict[str, list[Node]] = {t: [root] if root.type == t else [] for t in node_types}
     for child in root.children:
+        if at is not None:
+            i = bisect_left(at, child.start_byte)
+            if i == len(at) or at[i] >= child.end_byte:
+                continue
         for t, nodes in cursor.captures(child).items():
             found[t].extend(nodes)
     for nodes in found.values():  # a walk's order is the patterns' within a child

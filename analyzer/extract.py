@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from tree_sitter import Node
 
-from analyzer.bytescan import line_starts
+from analyzer.bytescan import line_starts, whole_words
 from analyzer.cconfig import KernelConfig, resolve_config
 from analyzer.cexpr import parse_int_literal
 from analyzer.cmask import conditional_variants, mask_kernel_idioms
@@ -284,30 +284,53 @@ def extract(path: str, src: bytes, config: KernelConfig | None = None) -> FileFa
         _add_views(path, masked, functions)
     tables = [t for n in tops if n.type == "declaration" for t in [_ops_table(n, path)] if t is not None]
     names = {t.name for t in tables}
-    wanted = [
-        node_type
-        for node_type, needed in (
-            ("assignment_expression", bool(names)),
-            ("preproc_function_def", next(line_starts(_FUNCTION_MACRO_RE, src), None) is not None),
-            ("field_declaration", bool(_IOTLB_MEMBER_RE.search(src))),
-        )
-        if needed
-    ]
-    nodes = captures(root, *wanted) if wanted else {}
-    clears = _runtime_clears(nodes["assignment_expression"], names, path) if names else []
+    gates = {
+        "assignment_expression": bool(names),
+        "preproc_function_def": next(line_starts(_FUNCTION_MACRO_RE, src), None) is not None,
+        "field_declaration": _IOTLB_MEMBER_RE.search(src) is not None,
+    }
+    nodes: dict[str, list[Node]] = {t: [] for t in _CAPTURED}
+    if any(gates.values()):
+        found = captures(root, *_CAPTURED, at=_marks(src, names, gates))
+        nodes = {t: found[t] if gates[t] else [] for t in _CAPTURED}
+    clears = _runtime_clears(nodes["assignment_expression"], names, path)
     defines = defines_of(src)
     fields = _config_ops_fields(root) if OPS_STRUCT.encode() + b" {" in src else ()
     ordered = sorted(functions.values(), key=lambda f: (f.line, f.name))
-    macros = tuple(_macros(nodes.get("preproc_function_def", []), path))
-    iotlbs = tuple(_iotlb_fields(nodes.get("field_declaration", [])))
+    macros = tuple(_macros(nodes["preproc_function_def"], path))
+    iotlbs = tuple(_iotlb_fields(nodes["field_declaration"]))
     return FileFacts(
         path, tuple(ordered), tuple(tables), tuple(clears), defines, fields, _gap_lines(root), macros, iotlbs
     )
 
 
-# Cheap byte checks before walking the whole tree for these (a query visits every node).
+# What extract() asks tree-sitter for, in one query (compiled once), and where to look: a
+# query visits every node it is given, so only the top-level nodes that can hold a wanted
+# one are given. Each kind is looked for only where the file's bytes may hold one
+# (the gates), then in the top-level nodes holding one of its marks:
+#  - assignment_expression, for `copy = table; copy.op = NULL;` (_runtime_clears): in the
+#    functions that name one of the file's tables (a copy is made in the function it is
+#    cleared in);
+#  - preproc_function_def: in the nodes holding a `#define`;
+#  - field_declaration of a struct vhost_iotlb member: in the nodes holding that type's name.
+_CAPTURED = ("assignment_expression", "preproc_function_def", "field_declaration")
 _FUNCTION_MACRO_RE = re.compile(rb"#[ \t]*define[ \t]+\w+\(")  # first on its line
 _IOTLB_MEMBER_RE = re.compile(rb"struct[ \t]+vhost_iotlb[ \t*]+\w+[ \t]*[;\[]")
+_DEFINE_MARK_RE = re.compile(rb"#[ \t]*define")
+_IOTLB_MARK_RE = re.compile(rb"struct\s+vhost_iotlb\b")
+
+
+def _marks(src: bytes, tables: set[str], gates: dict[str, bool]) -> list[int]:
+    """Sorted offsets of the marks of every kind whose gate is open."""
+    at: list[int] = []
+    if gates["assignment_expression"]:
+        for name in tables:
+            at.extend(whole_words(src, name.encode()))
+    if gates["preproc_function_def"]:
+        at.extend(m.start() for m in _DEFINE_MARK_RE.finditer(src))
+    if gates["field_declaration"]:
+        at.extend(m.start() for m in _IOTLB_MARK_RE.finditer(src))
+    return sorted(at)
 
 
 def _iotlb_fields(declarations: list[Node]) -> list[str]:

@@ -69,3 +69,44 @@ def test_type_arguments_after_either_opener() -> None:
     masked = cmask.mask_kernel_idioms(src)
     assert b"const_struct_vq" in masked and b"unsigned_int" in masked
     assert b"(long)q" in masked  # a cast, not an argument
+
+
+def test_whole_words() -> None:
+    from analyzer.bytescan import whole_words
+
+    src = b"ops xops ops_x ops;ops"
+    assert list(whole_words(src, b"ops")) == [0, 15, 19]
+    assert list(whole_words(b"aaa aa", b"aa")) == [4]
+
+
+def test_extract_finds_what_it_asks_tree_sitter_for_wherever_it_is() -> None:
+    """Only the top-level nodes holding a mark are walked: macros, IOTLB members and
+    run-time clears are found in every place they may be."""
+    from analyzer.extract import extract
+
+    src = b"""struct vhost_iotlb;
+#ifdef CONFIG_X
+struct dev {
+\tint n;
+\tstruct vhost_iotlb *maps[2], *spare;
+};
+#endif
+#define TOP(x) f(x)
+static int g(int a)
+{
+#define INNER(y) h(y)
+\treturn INNER(a);
+}
+static const struct vdpa_config_ops ops = { .reset = g };
+static struct vdpa_config_ops live;
+static void probe(int cap)
+{
+\tlive = ops;
+\tif (!cap)
+\t\tlive.reset = NULL;
+}
+"""
+    facts = extract("d.c", src)
+    assert sorted(m.name for m in facts.macros) == ["INNER", "TOP"]
+    assert facts.iotlb_fields == ("maps", "spare")
+    assert [(c.table, c.op, c.function) for c in facts.runtime_clears] == [("ops", "reset", "probe")]
