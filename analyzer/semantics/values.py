@@ -215,11 +215,33 @@ def stable(v: Value) -> bool:
     return True
 
 
+_LEAVES = frozenset(("int", "param", "id", "unk", "callv", "C", "iter", "fresh"))
+# fold() is a pure function of its arguments, and the summaries fold the same values over
+# and over (each resolved value again at every level above it): remembered, by value.
+_FOLDED: dict[tuple[Value, object], Value] = {}
+_FOLDED_MAX = 1 << 16
+
+
 def fold(v: Value, truth_of_cond: Callable[[Any], bool | None] | None = None) -> Value:
     """Constant-fold v as far as it goes; what is not known stays symbolic."""
-    kind = v[0]
-    if kind in ("int", "param", "id", "unk", "callv", "C", "iter", "fresh"):
+    if v[0] in _LEAVES:
         return v
+    key = (v, truth_of_cond)
+    try:
+        return _FOLDED[key]
+    except KeyError:
+        pass
+    except TypeError:  # a part that is not hashable: fold it every time
+        return _fold(v, truth_of_cond)
+    out = _fold(v, truth_of_cond)
+    if len(_FOLDED) >= _FOLDED_MAX:
+        _FOLDED.clear()
+    _FOLDED[key] = out
+    return out
+
+
+def _fold(v: Value, truth_of_cond: Callable[[Any], bool | None] | None) -> Value:
+    kind = v[0]
     if kind == "cast":
         inner = fold(v[2], truth_of_cond)
         bits = width_of(v[1])
