@@ -37,6 +37,9 @@ class Clear(NamedTuple):
     written: K.Written
 
 
+_CALLED_RE = re.compile(rb"\b(\w+)\s*\(")
+
+
 class DriverContext:
     """One ops table under analysis: what its ops do, found as rules ask, each once."""
 
@@ -167,11 +170,14 @@ class DriverContext:
             if any(sig.kind == "adds" for sig in p.effects)
         ]
         found = {name for name, text in body.items() if any(a + b"(" in text for a in adding)}
+        # What each function calls by name (`f (` and `f(`), read once; then callers of the
+        # functions found join them until none does.
+        calls = {name: {m.decode() for m in _CALLED_RE.findall(text)} for name, text in body.items()}
         grew = True
         while grew:
             grew = False
-            for name, text in body.items():
-                if name not in found and any(re.search(rb"\b" + f.encode() + rb"\s*\(", text) for f in found):
+            for name, called in calls.items():
+                if name not in found and not called.isdisjoint(found):
                     found.add(name)
                     grew = True
         return [fn for fn in facts.functions if fn.name in found]
