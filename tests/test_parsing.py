@@ -92,3 +92,63 @@ static int f(struct vdpa_device *v, u32 flags)
     assert calls["k"][7] == ((("ret", calls["h"][1]), True),)
     terms = [n.term[0] for n in fn.cfg.nodes]
     assert terms.count("branch") == 2 and "return" in terms
+
+
+def _views_parsed(src: bytes) -> tuple[int, dict[str, tuple[int, ...]]]:
+    """How many times extract() parses src, and each function's gap lines."""
+    import analyzer.extract as X
+
+    calls = []
+    real = X.parse
+
+    def counting(data: bytes):  # type: ignore[no-untyped-def]
+        calls.append(len(data))
+        return real(data)
+
+    X.parse = counting
+    try:
+        facts = X.extract("v.c", src)
+    finally:
+        X.parse = real
+    return len(calls), {f.name: f.gap_lines for f in facts.functions}
+
+
+def test_views_mend_a_statement_a_conditional_splits() -> None:
+    src = b"""#include <x.h>
+static int f(int a)
+{
+\tint err = call(a,
+#ifdef CONFIG_A
+\t\t   1);
+#else
+\t\t   2);
+#endif
+\treturn err;
+}
+"""
+    parses, gaps = _views_parsed(src)
+    assert parses == 3 and gaps == {"f": ()}
+
+
+def test_views_are_not_parsed_for_a_gap_no_conditional_is_near() -> None:
+    """An unreadable statement (a kernel macro tree-sitter cannot take) with the file's only
+    conditional far above it: the two views would parse it the same way."""
+    src = b"""#ifdef CONFIG_A
+#include <a.h>
+#endif
+static int h(void)
+{
+\treturn 1;
+}
+static int f(int a)
+{
+\tstatic DEFINE_RATELIMIT_STATE(rs,
+\t\t\t\t      1, 2);
+\treturn a;
+}
+"""
+    parses, gaps = _views_parsed(src)
+    assert gaps["f"] and parses == 1
+    # The same function with a conditional just above it is given its views.
+    parses, _ = _views_parsed(src.replace(b"static int f", b"#if 1\n#endif\nstatic int f"))
+    assert parses == 3
