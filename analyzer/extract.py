@@ -281,7 +281,7 @@ def extract(path: str, src: bytes, config: KernelConfig | None = None) -> FileFa
             fn = _function(n, path)
             if fn is not None:
                 functions[(fn.name, fn.line)] = fn
-    if _views_may_help(masked, functions, tops, root):
+    if _views_may_help(masked, functions, root):
         _add_views(path, masked, functions)
     tables = [t for n in tops if n.type == "declaration" for t in [_ops_table(n, path)] if t is not None]
     names = {t.name for t in tables}
@@ -409,13 +409,11 @@ def _macro_cfg(body: str, params: tuple[str, ...], line: int) -> Callable[[], Cf
 _CONDITIONAL_RE = re.compile(rb"#[ \t]*(?:if|ifdef|ifndef|elif|else|endif)\b")  # first on its line
 
 
-def _views_may_help(
-    masked: bytes, functions: dict[tuple[str, int], Function], tops: list[Node], root: Node
-) -> bool:
+def _views_may_help(masked: bytes, functions: dict[tuple[str, int], Function], root: Node) -> bool:
     """Whether parsing each side of the file's conditionals may mend what the whole file's
     parse could not: a function lost in an ERROR, or one with a gap that a conditional
-    splits or comes just before (between the end of the definition above it and its own
-    end). A gap no conditional is near parses the same in every view (a kernel macro
+    splits or comes just before (after the end of the top-level node above it, up to its
+    own end). A gap no conditional is near parses the same in every view (a kernel macro
     tree-sitter cannot read, say): the two extra parses of the whole file are spared."""
     if _lost_functions(root):
         return True
@@ -427,11 +425,12 @@ def _views_may_help(
         line += masked.count(b"\n", at, m.start())
         at = m.start()
         directives.append(line)
-    ends = sorted(n.end_point[0] + 1 for n in tops)
+    # Where each top-level node ends: what closed before a function cannot split it.
+    ends = sorted(n.end_point[0] + 1 for n in root.named_children)
     for f in gapped:
         i = bisect_left(ends, f.line)
-        start = ends[i - 1] if i else 1
-        j = bisect_left(directives, start)
+        after = ends[i - 1] if i else 0
+        j = bisect_left(directives, after + 1)
         if j < len(directives) and directives[j] <= f.end_line:
             return True
     return False

@@ -149,6 +149,9 @@ static int f(int a)
 """
     parses, gaps = _views_parsed(src)
     assert gaps["f"] and parses == 1
-    # The same function with a conditional just above it is given its views.
+    # A whole conditional block closed before the function cannot split it either...
     parses, _ = _views_parsed(src.replace(b"static int f", b"#if 1\n#endif\nstatic int f"))
+    assert parses == 1
+    # ...one inside it may: the function is given its views.
+    parses, _ = _views_parsed(src.replace(b"\treturn a;", b"#ifdef CONFIG_B\n\treturn a;\n#endif"))
     assert parses == 3
