@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 
 import pytest
 from conftest import FIXTURES
@@ -23,15 +24,25 @@ def _in_worker() -> bool:
 
 def test_results_come_back_in_task_order_from_every_worker() -> None:
     seen: list[int] = []
+    started_r, started_w = os.pipe()
 
     def run(n: int) -> tuple[int, int]:
+        if _in_worker():
+            os.write(started_w, b"w")
+        elif not seen:  # a loaded machine may start the workers late: the parent waits for one
+            select.select([started_r], [], [], 60)
         seen.append(n)  # only this process's own tasks land here
         return n * n, os.getpid()
 
-    results, finals = fork_map(list(range(40)), run, 3, final=lambda: "done")
+    try:
+        results, finals = fork_map(list(range(40)), run, 3, final=lambda: "done")
+    finally:
+        os.close(started_r)
+        os.close(started_w)
     assert [r for r, _ in results] == [n * n for n in range(40)]
     assert finals == ["done", "done"]  # one per forked worker
     assert len(seen) < 40  # the workers took some
+    assert {pid for _, pid in results} - {PARENT}
 
 
 def test_a_task_that_raises_in_a_worker_raises_here_as_it_would_serially() -> None:
