@@ -244,9 +244,13 @@ def trace_of(ctx: DriverContext, op: str, e: Effect) -> tuple[TraceStep, ...]:
         )
     for n, s in enumerate(e.trace, 1):
         if e.kind == "gap" and n == len(e.trace):
-            steps.append(
-                TraceStep(s.function, s.path, s.line, s.column, f"{s.function} could not be parsed here")
+            callee = s.callee.split(" (")[0]
+            note = (
+                f"{s.function} could not be parsed here"
+                if callee == s.function
+                else f"{s.function} calls {callee}, whose definition could not be analysed"
             )
+            steps.append(TraceStep(s.function, s.path, s.line, s.column, note))
             continue
         note = f"{s.function} calls {s.callee}"
         if s.conditions:

@@ -85,14 +85,12 @@ def _walk_top(node: Node) -> list[Node]:
         n = stack.pop()
         if n.type in ("function_definition", "declaration"):
             out.append(n)
-        elif n.type.startswith("preproc_") or n.type in (
-            "ERROR",
-            "else_clause",
-            "linkage_specification",
-            "declaration_list",
-        ):
+        elif n.type.startswith("preproc_") or n.type == "ERROR" or n.type in _TOP_WRAPPERS:
             stack.extend(reversed(n.named_children))
     return out
+
+
+_TOP_WRAPPERS = ("else_clause", "linkage_specification", "declaration_list")
 
 
 def _gap_lines(node: Node) -> tuple[int, ...]:
@@ -276,13 +274,18 @@ def extract(path: str, src: bytes, config: KernelConfig | None = None) -> FileFa
     root = tree.root_node
     tops = _walk_top(root)
     functions: dict[tuple[str, int], Function] = {}
+    heads = _lost_heads(root)
     for n in tops:
         if n.type == "function_definition":
             fn = _function(n, path)
             if fn is not None:
                 functions[(fn.name, fn.line)] = fn
-    if _views_may_help(masked, functions, root):
+                if fn.gap_lines:
+                    heads.extend(_nested_definitions(n))
+    if _views_may_help(masked, functions, root, heads):
         _add_views(path, masked, functions)
+    defined = {f.name for f in functions.values()}
+    lost = tuple(h for h in heads if h[0] not in defined)
     tables = [t for n in tops if n.type == "declaration" for t in [_ops_table(n, path)] if t is not None]
     names = {t.name for t in tables}
     gates = {
@@ -301,7 +304,16 @@ def extract(path: str, src: bytes, config: KernelConfig | None = None) -> FileFa
     macros = tuple(_macros(nodes["preproc_function_def"], path))
     iotlbs = tuple(_iotlb_fields(nodes["field_declaration"]))
     return FileFacts(
-        path, tuple(ordered), tuple(tables), tuple(clears), defines, fields, _gap_lines(root), macros, iotlbs
+        path,
+        tuple(ordered),
+        tuple(tables),
+        tuple(clears),
+        defines,
+        fields,
+        _gap_lines(root),
+        macros,
+        iotlbs,
+        lost,
     )
 
 
@@ -409,13 +421,15 @@ def _macro_cfg(body: str, params: tuple[str, ...], line: int) -> Callable[[], Cf
 _CONDITIONAL_RE = re.compile(rb"#[ \t]*(?:if|ifdef|ifndef|elif|else|endif)\b")  # first on its line
 
 
-def _views_may_help(masked: bytes, functions: dict[tuple[str, int], Function], root: Node) -> bool:
+def _views_may_help(
+    masked: bytes, functions: dict[tuple[str, int], Function], root: Node, heads: list[tuple[str, int]]
+) -> bool:
     """Whether parsing each side of the file's conditionals may mend what the whole file's
     parse could not: a function lost in an ERROR, or one with a gap that a conditional
     splits or comes just before (after the end of the top-level node above it, up to its
     own end). A gap no conditional is near parses the same in every view (a kernel macro
     tree-sitter cannot read, say): the two extra parses of the whole file are spared."""
-    if _lost_functions(root):
+    if heads or _lost_bodies(root):
         return True
     gapped = [f for f in functions.values() if f.gap_lines]
     if not gapped:
@@ -436,12 +450,57 @@ def _views_may_help(masked: bytes, functions: dict[tuple[str, int], Function], r
     return False
 
 
-def _lost_functions(root: Node) -> bool:
+def _lost_bodies(root: Node) -> bool:
     """Whether a top-level ERROR may have swallowed a function body."""
     return any(
         n.type == "ERROR" and any(c.type == "compound_statement" for c in n.named_children)
         for n in root.named_children
     )
+
+
+def _lost_heads(root: Node) -> list[tuple[str, int]]:
+    """(name, line) of the function heads an ERROR holds bare, their body not parsed as one
+    (an `if (...) {` whose two heads a conditional gives leaves a brace open, say)."""
+    out = []
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if n is root or n.type == "ERROR" or n.type.startswith("preproc_") or n.type in _TOP_WRAPPERS:
+            for c in n.named_children:
+                # A declarator bare where C has only declarations and definitions, and a
+                # brace after it (not a macro call the parser took for one, `module_exit(f)`).
+                if c.type != "function_declarator" or not _body_follows(c):
+                    continue
+                name_node = c.child_by_field_name("declarator")
+                name = declared_name(name_node) if name_node is not None else None
+                if name:
+                    out.append((name, line_of(c)))
+            stack.extend(reversed(n.named_children))
+    return out
+
+
+def _body_follows(node: Node) -> bool:
+    after = node.next_sibling
+    while after is not None and after.type == "comment":
+        after = after.next_sibling
+    return after is not None and after.type in ("{", "compound_statement")
+
+
+def _nested_definitions(fn: Node) -> list[tuple[str, int]]:
+    """(name, line) of the definitions a function with a gap swallowed (a brace left open
+    makes the functions after it parse as nested ones, which kernel C has not)."""
+    out = []
+    body = fn.child_by_field_name("body")
+    stack = list(body.named_children) if body is not None else []
+    while stack:
+        n = stack.pop()
+        if n.type == "function_definition":
+            name = _defined_name(n)
+            if name:
+                out.append((name, line_of(n)))
+        else:
+            stack.extend(n.named_children)
+    return out
 
 
 def _add_views(path: str, masked: bytes, functions: dict[tuple[str, int], Function]) -> None:

@@ -147,6 +147,7 @@ _FILE_FIELDS = (
     "gap_lines",
     "macros",
     "iotlb_fields",
+    "lost",
 )
 
 
@@ -167,6 +168,7 @@ class FileFacts:
         gap_lines: tuple[int, ...] = (),
         macros: tuple[Function, ...] = (),  # function-like #defines
         iotlb_fields: tuple[str, ...] = (),  # struct members declared as a struct vhost_iotlb (pointer)
+        lost: tuple[tuple[str, int], ...] = (),  # (name, line): function heads whose body did not parse
     ) -> None:
         self.path = path
         self.functions = functions
@@ -177,6 +179,7 @@ class FileFacts:
         self.gap_lines = gap_lines
         self.macros = macros
         self.iotlb_fields = iotlb_fields
+        self.lost = lost
         self.functions_by_name: dict[str, Function] = {}
         for fn in functions:
             self.functions_by_name.setdefault(fn.name, fn)

@@ -260,6 +260,14 @@ class Resolution(NamedTuple):
     problem: SourceProblem | None = None  # the definition may be in a file we cannot read
 
 
+def _lost(facts: FileFacts, name: str) -> SourceProblem | None:
+    """Why name cannot be analysed when its definition in this file did not parse."""
+    for lost, line in facts.lost:
+        if lost == name:
+            return SourceProblem(facts.path, f"the definition at line {line} could not be parsed")
+    return None
+
+
 def _common_prefix(a: str, b: str) -> int:
     """How many leading path components two tree-relative paths share."""
     n = 0
@@ -633,6 +641,8 @@ class TreeIndex:
                 return Resolution(own.functions_by_name[name])
             if name in own.macros_by_name:
                 return Resolution(own.macros_by_name[name])
+            if (lost := _lost(own, name)) is not None:
+                return Resolution(None, lost)
         candidates = self._definition_files().get(name, ())
         # Nearest directory first: a farther file is read only when no nearer one defines the
         # name with linkage (drivers/vhost/scsi.c is not parsed to resolve a name mlx5 defines).
@@ -651,9 +661,15 @@ class TreeIndex:
         found = self._nearest(name, from_path)
         nearest_ok = _common_prefix(found.path, from_path) if found else -1
         for rel in candidates:
-            # Fail closed: a nearer file that may define it could not be analysed.
-            if rel in self.problems and _common_prefix(rel, from_path) > nearest_ok:
+            # Fail closed: a nearer file that may define it could not be analysed, or holds
+            # a definition of it that did not parse.
+            if _common_prefix(rel, from_path) <= nearest_ok:
+                continue
+            if rel in self.problems:
                 return Resolution(None, self.problems[rel])
+            facts = self._facts.get(rel)
+            if facts is not None and (lost := _lost(facts, name)) is not None:
+                return Resolution(None, lost)
         return Resolution(found)
 
     def _nearest(self, name: str, from_path: str) -> Function | None:

@@ -155,3 +155,61 @@ static int f(int a)
     # ...one inside it may: the function is given its views.
     parses, _ = _views_parsed(src.replace(b"\treturn a;", b"#ifdef CONFIG_B\n\treturn a;\n#endif"))
     assert parses == 3
+
+
+_HEADS_ON_BOTH_SIDES = b"""static void prune(struct d *ld)
+{
+#ifdef CONFIG_A
+\tif (ld->fast) {%s
+#else
+\tif (ld->slow) {%s
+#endif
+\t\tclear(ld);
+\t}
+}
+
+void after(struct d *ld)
+{
+\tprune(ld);
+}
+"""
+
+
+def test_a_function_head_whose_body_did_not_parse_is_recorded_as_lost() -> None:
+    # Each side of the conditional balances its braces: the views mend the function.
+    mended = extract("a.c", _HEADS_ON_BOTH_SIDES % (b"", b""))
+    assert [f.name for f in mended.functions] == ["prune", "after"] and mended.lost == ()
+    # Neither side does: the head is bare in an ERROR, and recorded with its line.
+    lost = extract("b.c", _HEADS_ON_BOTH_SIDES % (b" {", b" {"))
+    assert [f.name for f in lost.functions] == ["after"] and lost.lost == (("prune", 1),)
+
+
+def test_a_function_read_as_nested_in_one_left_open_is_lost_and_a_gap_there() -> None:
+    src = b"""void open(struct d *ld)
+{
+\tif (ld->a) {
+\tif (ld->b) {
+\t\tfirst(ld);
+\t}
+}
+
+void swallowed(struct d *ld)
+{
+\tsecond(ld);
+}
+"""
+    facts = extract("c.c", src)
+    assert [f.name for f in facts.functions] == ["open"] and facts.lost == (("swallowed", 9),)
+    fn = facts.functions[0]
+    events = [e for n in fn.cfg.nodes for e in n.events]
+    calls = {e[2] for e in events if e[0] == "call"}
+    assert "first" in calls and "second" not in calls  # the nested body is not open()'s
+    assert {e[1] for e in events if e[0] == "gap"} == {9, 12}  # the nested definition, the missing brace
+
+
+def test_declarations_and_definitions_that_parse_leave_nothing_lost() -> None:
+    src = b"""int proto(int a);
+static int (*table[2])(int);
+static int f(int a) { return proto(a); }
+"""
+    assert extract("d.c", src).lost == ()

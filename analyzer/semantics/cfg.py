@@ -107,8 +107,16 @@ class _Builder:
             self.expr(node)
 
     def _s_compound_statement(self, node: Node) -> None:
+        last = node.children[-1] if node.children else None
+        if last is not None and last.is_missing:  # a brace left open: what follows is not this block's
+            self.here(line_of(last)).events.append(("gap", line_of(last)))
         for c in node.named_children:
             self.stmt(c)
+
+    def _s_function_definition(self, node: Node) -> None:
+        # Kernel C has no nested functions: one here is the next function, read into this
+        # one because a brace was left open. Its calls are not this function's.
+        self.here(line_of(node)).events.append(("gap", line_of(node)))
 
     def _s_expression_statement(self, node: Node) -> None:
         for c in node.named_children:
