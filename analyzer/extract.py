@@ -328,9 +328,10 @@ def extract(path: str, src: bytes, config: KernelConfig | None = None) -> FileFa
 #  - field_declaration of a struct vhost_iotlb member: in the nodes holding that type's name.
 _CAPTURED = ("assignment_expression", "preproc_function_def", "field_declaration")
 _FUNCTION_MACRO_RE = re.compile(rb"#[ \t]*define[ \t]+\w+\(")  # first on its line
-_IOTLB_MEMBER_RE = re.compile(rb"struct[ \t]+vhost_iotlb[ \t*]+\w+[ \t]*[;\[]")
+_IOTLB_MEMBER_RE = re.compile(
+    rb"\bvhost_iotlb[ \t*]+\w+[ \t]*[;\[]"
+)  # `struct` may be lines or a comment away
 _DEFINE_MARK_RE = re.compile(rb"#[ \t]*define")
-_IOTLB_MARK_RE = re.compile(rb"struct\s+vhost_iotlb\b")
 
 
 def _marks(src: bytes, tables: set[str], gates: dict[str, bool]) -> list[int]:
@@ -342,7 +343,7 @@ def _marks(src: bytes, tables: set[str], gates: dict[str, bool]) -> list[int]:
     if gates["preproc_function_def"]:
         at.extend(m.start() for m in _DEFINE_MARK_RE.finditer(src))
     if gates["field_declaration"]:
-        at.extend(m.start() for m in _IOTLB_MARK_RE.finditer(src))
+        at.extend(whole_words(src, b"vhost_iotlb"))  # the type's name, whatever is between it and `struct`
     return sorted(at)
 
 

@@ -49,8 +49,12 @@ def load(path: Path) -> dict[str, Any]:
     data = path.read_bytes()
     entry = _entries(path.parent).get(path.name)
     if entry is not None and entry[0] == len(data) and entry[1] == zlib.crc32(data):
-        loaded: dict[str, Any] = marshal.loads(entry[2])  # a fresh copy for every caller
-        return loaded
+        try:
+            loaded: dict[str, Any] = marshal.loads(entry[2])  # a fresh copy for every caller
+        except (EOFError, ValueError, TypeError, IndexError):  # a damaged entry: parse the file
+            return parse(data)
+        if isinstance(loaded, dict):
+            return loaded
     return parse(data)
 
 

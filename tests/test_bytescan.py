@@ -109,4 +109,9 @@ static void probe(int cap)
     facts = extract("d.c", src)
     assert sorted(m.name for m in facts.macros) == ["INNER", "TOP"]
     assert facts.iotlb_fields == ("maps", "spare")
+    # A comment between `struct` and the tag: a member the parser sees is one the marks see.
+    commented = src.replace(b"\tint n;\n", b"\tint n;\n\tstruct /* bounce */ vhost_iotlb *bounce;\n")
+    assert extract("d.c", commented).iotlb_fields == ("bounce", "maps", "spare")
+    alone = b"struct x {\n\tstruct /* mine */\n\t\tvhost_iotlb *only;\n};\n"
+    assert extract("e.c", alone).iotlb_fields == ("only",)
     assert [(c.table, c.op, c.function) for c in facts.runtime_clears] == [("ops", "reset", "probe")]

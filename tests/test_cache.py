@@ -180,3 +180,23 @@ def test_index_memo_serves_unchanged_files_and_rereads_edited_ones(tmp_path: Pat
     assert again.get("fresh.c") is None
     old.write_text("int old_fn(void)\n{\n\treturn 1; /* edited */\n}\n")
     assert again.get("old.c") is None  # size and mtime changed: read again
+
+
+def test_the_cache_key_covers_every_module_extraction_runs() -> None:
+    """An edit to any module extract() imports, directly or not, must change the key."""
+    import ast
+
+    from analyzer import cache
+
+    package = REPO / "analyzer"
+    listed = set(cache._EXTRACTOR_MODULES)
+    todo, seen = ["extract.py"], set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for node in ast.walk(ast.parse((package / name).read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("analyzer."):
+                todo.append(node.module.removeprefix("analyzer.").replace(".", "/") + ".py")
+    assert seen <= listed, sorted(seen - listed)

@@ -61,6 +61,21 @@ def test_a_damaged_or_foreign_bundle_is_ignored(bundled: Path) -> None:
     tomldata._entries.cache_clear()
 
 
+def test_a_damaged_entry_in_a_sound_bundle_is_read_from_the_file(tmp_path: Path) -> None:
+    import marshal
+    import zlib
+
+    path = tmp_path / "good.toml"
+    path.write_text('a = "b"\n', encoding="utf-8")
+    data = path.read_bytes()
+    for inner in (b"", b"\xff", marshal.dumps({"a": "b"})[:-2], marshal.dumps(["not", "a", "table"])):
+        entries = {"good.toml": (len(data), zlib.crc32(data), inner)}
+        (tmp_path / tomldata.BUNDLE).write_bytes(marshal.dumps((tomldata._FORMAT, entries)))
+        tomldata._entries.cache_clear()
+        assert tomldata.load(path) == {"a": "b"}
+    tomldata._entries.cache_clear()
+
+
 def test_a_file_that_is_not_toml_stays_out_of_the_bundle(tmp_path: Path) -> None:
     (tmp_path / "good.toml").write_text('a = "b"\n', encoding="utf-8")
     (tmp_path / "bad.toml").write_text("a = = b\n", encoding="utf-8")
