@@ -210,13 +210,13 @@ class DriverContext:
             if e.kind == "gap" or (e.kind in ("unknown", "extern") and K.matters(e, members))
         ]
 
-    def runtime_absent(self) -> dict[str, tuple[frozenset[C.Lit], OpsRuntimeClear, dict[int, str]]]:
-        """Ops set to NULL at run time in a copy of this table, each with the literals that
-        hold where it happens (its configuration): `if (!caps.desc) ops.get_vq_desc_group = NULL`."""
-        out: dict[str, tuple[frozenset[C.Lit], OpsRuntimeClear, dict[int, str]]] = {}
+    def runtime_changes(self) -> list[tuple[frozenset[C.Lit], OpsRuntimeClear, dict[int, str]]]:
+        """Ops a copy of this table is given at run time (NULL or another function), each with
+        the literals that hold where it happens: `if (!caps.desc) ops.get_vq_desc_group = NULL`."""
+        out = []
         facts = self.index.facts(self.table.path)
         for c in facts.runtime_clears if facts else ():
-            if c.table != self.table.name or c.op in out:
+            if c.table != self.table.base:
                 continue
             fn = facts.functions_by_name.get(c.function) if facts else None
             literals: frozenset[C.Lit] = frozenset()
@@ -224,8 +224,28 @@ class DriverContext:
                 for e in self.program.full.of(fn).effects:
                     if e.kind == "write" and e.site.line == c.line and e.site.shown is not None:
                         literals = e.site.shown.literals
-            out[c.op] = (literals, c, dict(enumerate(fn.params)) if fn is not None else {})
+            out.append((literals, c, dict(enumerate(fn.params)) if fn is not None else {}))
         return out
+
+    def runtime_absent(self) -> dict[str, tuple[frozenset[C.Lit], OpsRuntimeClear, dict[int, str]]]:
+        """Ops set to NULL at run time (the first place each is), with their literals."""
+        out: dict[str, tuple[frozenset[C.Lit], OpsRuntimeClear, dict[int, str]]] = {}
+        for literals, c, names in self.runtime_changes():
+            if not c.value:
+                out.setdefault(c.op, (literals, c, names))
+        return out
+
+    def configuration(self) -> str:
+        """What makes this table a configuration of another: the `?:` entry chosen at build
+        time, or where and under which conditions a copy's op is set at run time."""
+        t = self.table
+        if not t.configuration_of:
+            return ""
+        for literals, c, names in self.runtime_changes():
+            if (c.path, c.line, c.column, c.op) == (t.path, t.line, t.column, t.configured_op):
+                shown = " && ".join(C.show_literals(literals, names))
+                return f"{t.configuration}, when {shown}" if shown else t.configuration
+        return t.configuration
 
     def note(self, op: str) -> str:
         why = self.conditional.get(op)
@@ -239,9 +259,10 @@ def trace_of(ctx: DriverContext, op: str, e: Effect) -> tuple[TraceStep, ...]:
     name = fn.name if fn is not None else (entry.function if entry and entry.function else op)
     steps = []
     if entry is not None:
-        steps.append(
-            TraceStep(name, ctx.table.path, entry.line, entry.column, f".{op} = {name} in {ctx.table.name}")
-        )
+        note = f".{op} = {name} in {ctx.table.name}"
+        if op == ctx.table.configured_op:
+            note += f" ({ctx.configuration()})"
+        steps.append(TraceStep(name, ctx.table.path, entry.line, entry.column, note))
     for n, s in enumerate(e.trace, 1):
         if e.kind == "gap" and n == len(e.trace):
             callee = s.callee.split(" (")[0]

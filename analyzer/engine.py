@@ -32,8 +32,10 @@ def _conditional_ops(table: OpsTable, index: TreeIndex) -> dict[str, str]:
             out[e.op] = f"chosen when the kernel is built: {e.value_text}"
     facts = index.facts(table.path)
     for c in facts.runtime_clears if facts else ():
-        if c.table == table.name:
-            out[c.op] = f"set to NULL at run time in {c.function}() at {c.path}:{c.line}"
+        if c.table == table.base:
+            out[c.op] = f"set to {c.value or 'NULL'} at run time in {c.function}() at {c.path}:{c.line}"
+    if table.configured_op:
+        out[table.configured_op] = table.configuration
     return out
 
 
@@ -92,6 +94,13 @@ def _driver_report(ctx: DriverContext, index: TreeIndex, findings: tuple[Finding
         verdict(obligations, frozenset(severities)),
         _unfollowed(ctx),
     )
+
+
+def _where(f: Finding, table: OpsTable) -> tuple[object, ...]:
+    """A finding's rule and place, a configuration's line read as its table's."""
+    if (f.path, f.line, f.column) == (table.path, table.line, table.column):
+        return (f.rule_id, f.path, "table")
+    return (f.rule_id, f.path, f.line, f.column)
 
 
 def _gaps_read(index: TreeIndex, read: set[str]) -> list[SourceProblem]:
@@ -196,6 +205,7 @@ class Analysis:
         done: list[tuple[DriverReport, tuple[Finding, ...]]] = []
         contexts = [DriverContext(t, index, program, index.api, _conditional_ops(t, index)) for t in tables]
         program.keep_writes(frozenset().union(*(binding_state(c) for c in contexts)))
+        at: dict[str, set[tuple[object, ...]]] = {}  # table -> where its findings are
         for ctx in contexts:
             table = ctx.table
             findings: dict[tuple[object, ...], Finding] = {}
@@ -208,8 +218,12 @@ class Analysis:
                 for issue in issues:
                     f = _finding(self.rules[rule_id], issue, table)
                     findings.setdefault((f.rule_id, f.path, f.line, f.column, f.message), f)
-            kept = tuple(findings.values())
-            done.append((_driver_report(ctx, index, kept), kept))
+            everything = tuple(findings.values())
+            at[table.name] = {_where(f, table) for f in everything}
+            # A configuration reports what its table does not: the same rule at the same
+            # place (the configuration's own line standing for the table's) is said once.
+            kept = tuple(f for f in everything if _where(f, table) not in at.get(table.configuration_of, ()))
+            done.append((_driver_report(ctx, index, everything), kept))
         if self.tree.api_header:
             index.touched.add(self.tree.api_header)
         touched, names = frozenset(index.touched), frozenset(index.names)

@@ -85,6 +85,10 @@ def explain(paths: list[str], spec: str, rules: dict[str, Rule]) -> str:
         ctx = DriverContext(table, index, program, index.api, _conditional_ops(table, index))
         program.keep_writes(frozenset(binding_state(ctx)))
         out.append(f"{table.name} ({table.path}:{table.line}); API: {index.api.describe()}")
+        if table.configuration_of:
+            out.append(
+                f"  a configuration of {table.configuration_of}: .{table.configured_op} {ctx.configuration()}"
+            )
         region = ctx.region()
         out.append(f"  upper layer's region (what .set_map/.dma_map write): {len(region)} range(s)")
         for w in region:

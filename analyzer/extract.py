@@ -186,15 +186,16 @@ def _ops_table(node: Node, path: str) -> OpsTable | None:
         vtext = " ".join(text(val).split())
         fn: str | None = None
         conditional = False
+        others: tuple[str, ...] = ()
         if val.type == "identifier" and vtext != "NULL":
             fn = vtext
         elif val.type == "conditional_expression":
-            for part in ("consequence", "alternative"):
-                p = val.child_by_field_name(part)
-                if p is not None and p.type == "identifier" and text(p) != "NULL":
-                    fn, conditional = text(p), True
+            chosen = _chosen_functions(val)
+            conditional = True
+            if chosen:
+                fn, others = chosen[0], tuple(chosen[1:])
         entries.append(
-            OpsEntry(op, fn, line_of(designator), designator.start_point[1] + 1, vtext, conditional)
+            OpsEntry(op, fn, line_of(designator), designator.start_point[1] + 1, vtext, conditional, others)
         )
     const = any(c.type == "type_qualifier" and text(c) == "const" for c in node.children)
     return OpsTable(
@@ -202,8 +203,24 @@ def _ops_table(node: Node, path: str) -> OpsTable | None:
     )
 
 
+def _chosen_functions(node: Node) -> list[str]:
+    """The function names the branches of a `?:` (nested ones too) may give, in order."""
+    out: list[str] = []
+    for part in ("consequence", "alternative"):
+        p = node.child_by_field_name(part)
+        while p is not None and p.type == "parenthesized_expression" and p.named_children:
+            p = p.named_children[0]
+        if p is None:
+            continue
+        if p.type == "conditional_expression":
+            out.extend(f for f in _chosen_functions(p) if f not in out)
+        elif p.type == "identifier" and text(p) != "NULL" and text(p) not in out:
+            out.append(text(p))
+    return out
+
+
 def _runtime_clears(assignments: list[Node], tables: set[str], path: str) -> list[OpsRuntimeClear]:
-    """`x = table; ... x.op = NULL` inside one function body."""
+    """`x = table; ... x.op = NULL` (or `x.op = other_function`) inside one function body."""
     copies: dict[tuple[int, str], str] = {}  # (function start, copy expression) -> table
     out: list[OpsRuntimeClear] = []
     for a in sorted(assignments, key=lambda n: n.start_byte):
@@ -212,24 +229,27 @@ def _runtime_clears(assignments: list[Node], tables: set[str], path: str) -> lis
             continue
         rtext = text(right).strip()
         copy = right.type == "identifier" and rtext in tables
-        if not copy and not (left.type == "field_expression" and rtext in ("NULL", "0")):
+        if not copy and left.type != "field_expression":
             continue
         fn = _enclosing_function(a)
         if fn is None:
             continue
         if copy:
             copies[(fn.start_byte, " ".join(text(left).split()))] = rtext
-        elif left.type == "field_expression" and rtext in ("NULL", "0"):
-            base = left.child_by_field_name("argument")
-            member = left.child_by_field_name("field")
-            key = (fn.start_byte, " ".join(text(base).split()) if base is not None else "")
-            if key in copies and member is not None:
-                name = _defined_name(fn) or "?"
-                out.append(
-                    OpsRuntimeClear(
-                        copies[key], text(member), path, line_of(left), left.start_point[1] + 1, name
-                    )
+            continue
+        if right.type == "number_literal" and rtext != "0":
+            continue
+        base = left.child_by_field_name("argument")
+        member = left.child_by_field_name("field")
+        key = (fn.start_byte, " ".join(text(base).split()) if base is not None else "")
+        if key in copies and member is not None:
+            name = _defined_name(fn) or "?"
+            value = "" if rtext in ("NULL", "0") else rtext
+            out.append(
+                OpsRuntimeClear(
+                    copies[key], text(member), path, line_of(left), left.start_point[1] + 1, name, value
                 )
+            )
     return out
 
 
@@ -325,7 +345,8 @@ def extract(path: str, src: bytes, config: KernelConfig | None = None) -> FileFa
 #    functions that name one of the file's tables (a copy is made in the function it is
 #    cleared in);
 #  - preproc_function_def: in the nodes holding a `#define`;
-#  - field_declaration of a struct vhost_iotlb member: in the nodes holding that type's name.
+#  - field_declaration of a struct vhost_iotlb member: in the nodes where the type's name
+#    is followed by a declarator (`vhost_iotlb *name;`), not by a parameter's `)`.
 _CAPTURED = ("assignment_expression", "preproc_function_def", "field_declaration")
 _FUNCTION_MACRO_RE = re.compile(rb"#[ \t]*define[ \t]+\w+\(")  # first on its line
 _IOTLB_MEMBER_RE = re.compile(
@@ -343,7 +364,7 @@ def _marks(src: bytes, tables: set[str], gates: dict[str, bool]) -> list[int]:
     if gates["preproc_function_def"]:
         at.extend(m.start() for m in _DEFINE_MARK_RE.finditer(src))
     if gates["field_declaration"]:
-        at.extend(whole_words(src, b"vhost_iotlb"))  # the type's name, whatever is between it and `struct`
+        at.extend(m.start() for m in _IOTLB_MEMBER_RE.finditer(src))  # whatever is between it and `struct`
     return sorted(at)
 
 

@@ -108,6 +108,7 @@ class OpsEntry(NamedTuple):
     column: int
     value_text: str
     conditional: bool = False  # `IS_ENABLED(X) ? f : NULL` and the like
+    alternatives: tuple[str, ...] = ()  # the other functions a `?:` may give: `X ? f : g`
 
 
 class OpsTable(NamedTuple):
@@ -118,6 +119,17 @@ class OpsTable(NamedTuple):
     const: bool
     entries: tuple[OpsEntry, ...]
     gap_lines: tuple[int, ...] = ()
+    # A configuration of another table (`configuration_of`): one op given another function,
+    # at build time (a `?:` entry) or at run time (a copy's member set); `configuration` says
+    # where. Its name is the table's with the change: `x_ops[reset=x_other_reset]`.
+    configuration_of: str = ""
+    configured_op: str = ""
+    configuration: str = ""
+
+    @property
+    def base(self) -> str:
+        """The name of the table as the source declares it."""
+        return self.configuration_of or self.name
 
     def entry(self, op: str) -> OpsEntry | None:
         for e in self.entries:
@@ -127,7 +139,8 @@ class OpsTable(NamedTuple):
 
 
 class OpsRuntimeClear(NamedTuple):
-    """`copy = table; ... copy.op = NULL;`: the op exists only on some devices."""
+    """`copy = table; ... copy.op = NULL;`: the op exists only on some devices; or
+    `copy.op = other;` (value "other"): on some devices it is another function."""
 
     table: str
     op: str
@@ -135,6 +148,7 @@ class OpsRuntimeClear(NamedTuple):
     line: int
     column: int
     function: str
+    value: str = ""  # "" for NULL
 
 
 _FILE_FIELDS = (

@@ -21,7 +21,7 @@ from analyzer.bytescan import word_starts
 from analyzer.cache import FactsCache, freeze
 from analyzer.cconfig import KernelConfig, resolve_config
 from analyzer.extract import OPS_STRUCT, defines_of, extract
-from analyzer.facts import FileFacts, Function, OpsTable
+from analyzer.facts import FileFacts, Function, OpsEntry, OpsRuntimeClear, OpsTable
 from analyzer.indexmemo import IndexMemo
 from analyzer.source import MAX_FILE_BYTES, Scan, SourceProblem, read_source, source_problem, walk_sources
 
@@ -260,6 +260,45 @@ class Resolution(NamedTuple):
     problem: SourceProblem | None = None  # the definition may be in a file we cannot read
 
 
+def configurations(table: OpsTable, runtime: tuple[OpsRuntimeClear, ...]) -> list[OpsTable]:
+    """The table with one op given another function, for each other function it may have:
+    a branch of a `?:` entry (chosen at build time), or a member a copy of the table is
+    set to at run time. Each is judged as a table of its own (one change at a time)."""
+    changes: list[tuple[str, str, int, int, str]] = []  # op, function, line, column, where
+    for e in table.entries:
+        for other in e.alternatives:
+            changes.append(
+                (e.op, other, e.line, e.column, f"chosen when the kernel is built: {e.value_text}")
+            )
+    for c in runtime:
+        if c.table == table.name and c.value:
+            changes.append(
+                (
+                    c.op,
+                    c.value,
+                    c.line,
+                    c.column,
+                    f"set to {c.value} at run time in {c.function}() at {c.path}:{c.line}",
+                )
+            )
+    out: list[OpsTable] = []
+    for op, function, line, column, where in changes:
+        entry = OpsEntry(op, function, line, column, function)
+        entries = tuple(e for e in table.entries if e.op != op) + (entry,)
+        out.append(
+            table._replace(
+                name=f"{table.name}[{op}={function}]",
+                line=line,
+                column=column,
+                entries=entries,
+                configuration_of=table.name,
+                configured_op=op,
+                configuration=where,
+            )
+        )
+    return out
+
+
 def _lost(facts: FileFacts, name: str) -> SourceProblem | None:
     """Why name cannot be analysed when its definition in this file did not parse."""
     for lost, line in facts.lost:
@@ -458,8 +497,11 @@ class TreeIndex:
         return files, unreadable
 
     def tables_in(self, rel: str) -> tuple[OpsTable, ...]:
+        """A file's ops tables, each followed by its other configurations."""
         facts = self.facts(rel)
-        return facts.tables if facts is not None else ()
+        if facts is None:
+            return ()
+        return tuple(c for t in facts.tables for c in (t, *configurations(t, facts.runtime_clears)))
 
     # -- what processes forked to analyse tables share (analyzer/forkpool.py) ---------------
     def shared(self) -> tuple[Any, ...]:

@@ -59,6 +59,37 @@ def test_explain_prints_the_summary_behind_a_verdict() -> None:
     assert "=> clears the upper layer's maps at 1 site(s)" in flags1
 
 
+def test_explain_names_a_configuration_and_what_makes_it() -> None:
+    proc = run_cli("explain", "rp_live_ops[reset=rp_legacy_reset].reset", str(FIXTURES / "ops-tables"))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("rp_live_ops[reset=rp_legacy_reset] (drivers/vdpa/tables/replaced.c:105)")
+    assert lines[1] == (
+        "  a configuration of rp_live_ops: .reset set to rp_legacy_reset at run time in rp_probe() "
+        "at drivers/vdpa/tables/replaced.c:105, when m->legacy"
+    )
+    assert "=> clears the upper layer's maps at 1 site(s):" in proc.stdout
+
+
+def test_each_configuration_is_a_table_of_the_report_and_says_only_what_its_table_does_not() -> None:
+    data = check_json(FIXTURES / "ops-tables")
+    verdicts = {d["ops_table"]: d["verdict"] for d in data["drivers"]}
+    # .set_map has no body here: a table that clears nothing is "undecided", one that clears "violating".
+    assert verdicts["rp_live_ops"] == verdicts["rp_live_ops[reset=rp_quirk_reset]"] == "undecided"
+    assert verdicts["rp_live_ops[set_group_asid=rp_other_set_group_asid]"] == "undecided"
+    assert verdicts["rp_live_ops[reset=rp_legacy_reset]"] == verdicts["rp_built_ops[reset=rp_legacy_reset]"]
+    assert verdicts["rp_built_ops[reset=rp_legacy_reset]"] == "violating"
+    assert verdicts["rp_built_quiet_ops[reset=rp_quirk_reset]"] == "undecided"
+    # rp_unpaired_ops's findings hold in its configuration too (its verdict says so) but are said once.
+    assert verdicts["rp_unpaired_ops[reset=rp_quirk_reset]"] == "violating"
+    said = sorted(
+        (f["rule_id"], f["ops_table"]["name"])
+        for f in data["findings"]
+        if "rp_unpaired" in f["ops_table"]["name"]
+    )
+    assert said == [("VDPA005", "rp_unpaired_ops"), ("VDPA006", "rp_unpaired_ops")]
+
+
 @pytest.mark.parametrize(
     ("spec", "fragment"),
     [("nosuch_ops", "no ops table 'nosuch_ops'"), ("gd_early_ops.frobnicate", "explain knows the ops")],

@@ -213,3 +213,44 @@ static int (*table[2])(int);
 static int f(int a) { return proto(a); }
 """
     assert extract("d.c", src).lost == ()
+
+
+def test_an_entry_chosen_at_build_time_keeps_every_function_it_may_be() -> None:
+    src = b"""static const struct vdpa_config_ops ops = {
+\t.reset = IS_ENABLED(A) ? a_reset : (IS_ENABLED(B) ? b_reset : NULL),
+\t.suspend = IS_ENABLED(C) ? NULL : c_suspend,
+\t.resume = IS_ENABLED(D) ? d_resume : d_resume,
+\t.set_map = e_set_map,
+};
+"""
+    [table] = extract("t.c", src).tables
+    got = {e.op: (e.function, e.alternatives, e.conditional) for e in table.entries}
+    assert got == {
+        "reset": ("a_reset", ("b_reset",), True),
+        "suspend": ("c_suspend", (), True),
+        "resume": ("d_resume", (), True),
+        "set_map": ("e_set_map", (), False),
+    }
+
+
+def test_a_copy_given_another_function_at_run_time_is_recorded_with_it() -> None:
+    src = b"""static const struct vdpa_config_ops ops = { .reset = r };
+static int probe(struct m *m, void (*hook)(void))
+{
+\tm->ops = ops;
+\tif (m->a)
+\t\tm->ops.reset = other_reset;
+\tif (m->b)
+\t\tm->ops.suspend = NULL;
+\tm->ops.resume = 0;
+\tm->ops.owner = 1;
+\tm->other.reset = unrelated;
+\treturn 0;
+}
+"""
+    got = [(c.table, c.op, c.line, c.function, c.value) for c in extract("p.c", src).runtime_clears]
+    assert got == [
+        ("ops", "reset", 6, "probe", "other_reset"),
+        ("ops", "suspend", 8, "probe", ""),
+        ("ops", "resume", 9, "probe", ""),
+    ]
