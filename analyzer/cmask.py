@@ -223,18 +223,15 @@ def mask_kernel_idioms(src: bytes) -> bytes:
 _DIRECTIVE_RE = re.compile(rb"^[ \t]*#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b", re.MULTILINE)
 
 
-def conditional_variants(src: bytes) -> tuple[bytes, bytes] | None:
-    """Two views of a file with preprocessor conditionals resolved.
-
-    The first keeps the first group of every #if chain, the second the last one
-    (the #else side). Together they show both sides of every conditional to a
-    parser that cannot follow a conditional splitting a statement. Returns None
-    when the file has no conditional.
+def conditional_variants(src: bytes) -> tuple[bytes, ...] | None:
+    """Views of a file with preprocessor conditionals resolved, one per group of the longest
+    #if chain: view k keeps group k of every chain (its last group where it has fewer).
+    The first view keeps every chain's first group, the last (there are always two or
+    more) every #else side, and a middle view an #elif. Together they show every side of
+    every conditional to a parser that cannot follow a conditional splitting a statement.
+    Returns None when the file has no conditional.
     """
     lines = src.splitlines(keepends=True)
-    first = bytearray()
-    last = bytearray()
-    stack: list[list[int]] = []  # per open conditional: [current group, groups in chain]
     groups_of: dict[int, int] = {}
     open_at: list[int] = []
     for n, line in enumerate(lines):
@@ -251,31 +248,29 @@ def conditional_variants(src: bytes) -> tuple[bytes, bytes] | None:
             open_at.pop()
     if not groups_of:
         return None
+    count = max(2, *groups_of.values())
+    views = [bytearray() for _ in range(count)]
+    stack: list[list[int]] = []  # per open conditional: [current group, groups in chain]
     continuing = False
     for n, line in enumerate(lines):
         m = _DIRECTIVE_RE.match(line)
         body = line.rstrip(b"\r\n")
         blank_line = b" " * len(body) + line[len(body) :]
-        if continuing:
-            # The tail of a directive continued with a backslash is not code.
+        if continuing or m:
+            # A directive, and the tail of one continued with a backslash, are not code.
+            if m and not continuing:
+                kind = m.group(1)
+                if kind in (b"if", b"ifdef", b"ifndef"):
+                    stack.append([0, groups_of.get(n, 1)])
+                elif kind in (b"elif", b"else") and stack:
+                    stack[-1][0] += 1
+                elif kind == b"endif" and stack:
+                    stack.pop()
             continuing = body.endswith(b"\\")
-            first += blank_line
-            last += blank_line
+            for view in views:
+                view += blank_line
             continue
-        if m:
-            continuing = body.endswith(b"\\")
-            kind = m.group(1)
-            if kind in (b"if", b"ifdef", b"ifndef"):
-                stack.append([0, groups_of.get(n, 1)])
-            elif kind in (b"elif", b"else") and stack:
-                stack[-1][0] += 1
-            elif kind == b"endif" and stack:
-                stack.pop()
-            first += blank_line
-            last += blank_line
-            continue
-        keep_first = all(g == 0 for g, _ in stack)
-        keep_last = all(g == total - 1 for g, total in stack)
-        first += line if keep_first else blank_line
-        last += line if keep_last else blank_line
-    return bytes(first), bytes(last)
+        for k, view in enumerate(views):
+            keep = all(g == min(k, total - 1) for g, total in stack)
+            view += line if keep else blank_line
+    return tuple(bytes(v) for v in views)

@@ -61,11 +61,21 @@ def test_masking_preserves_every_offset() -> None:
 
 def test_conditional_variants_keep_each_side() -> None:
     src = b"a();\n#ifdef X\nb();\n#elif Y\nc();\n#else\nd();\n#endif\ne();\n"
-    first, last = conditional_variants(src)
-    assert b"b();" in first and b"d();" not in first
+    first, middle, last = conditional_variants(src) or ()
+    assert b"b();" in first and b"c();" not in first and b"d();" not in first
+    assert b"c();" in middle and b"b();" not in middle and b"d();" not in middle  # the #elif
     assert b"d();" in last and b"b();" not in last
-    assert len(first) == len(src) and b"a();" in first and b"e();" in last
+    assert len(first) == len(middle) == len(src) and b"a();" in first and b"e();" in last
     assert conditional_variants(b"int x;\n") is None
+    # A chain with fewer groups gives its last one where another chain has more.
+    src = b"#if A\nf();\n#else\ng();\n#endif\n#if B\nh();\n#elif C\ni();\n#else\nj();\n#endif\n"
+    views = conditional_variants(src) or ()
+    kept = [[c for c in b"fghij" if bytes([c]) + b"();" in v] for v in views]
+    assert kept == [list(b"fh"), list(b"gi"), list(b"gj")]
+    # A directive continued with a backslash is not code in any view, and is still a directive.
+    src = b"#if A && \\\n    B\nx();\n#else\ny();\n#endif\n"
+    first, last = conditional_variants(src) or ()
+    assert b"B" not in first and b"x();" in first and b"y();" in last and b"x();" not in last
 
 
 def test_extract_builds_a_control_flow_graph() -> None:
