@@ -683,7 +683,7 @@ class TreeIndex:
                 return Resolution(own.functions_by_name[name])
             if name in own.macros_by_name:
                 return Resolution(own.macros_by_name[name])
-            if (lost := _lost(own, name)) is not None:
+            if own.lost and (lost := _lost(own, name)) is not None:
                 return Resolution(None, lost)
         candidates = self._definition_files().get(name, ())
         # Nearest directory first: a farther file is read only when no nearer one defines the
@@ -705,13 +705,12 @@ class TreeIndex:
         for rel in candidates:
             # Fail closed: a nearer file that may define it could not be analysed, or holds
             # a definition of it that did not parse.
-            if _common_prefix(rel, from_path) <= nearest_ok:
-                continue
-            if rel in self.problems:
-                return Resolution(None, self.problems[rel])
-            facts = self._facts.get(rel)
-            if facts is not None and (lost := _lost(facts, name)) is not None:
-                return Resolution(None, lost)
+            problem = self.problems.get(rel)
+            if problem is None:
+                facts = self._facts.get(rel)
+                problem = _lost(facts, name) if facts is not None and facts.lost else None
+            if problem is not None and _common_prefix(rel, from_path) > nearest_ok:
+                return Resolution(None, problem)
         return Resolution(found)
 
     def _nearest(self, name: str, from_path: str) -> Function | None:

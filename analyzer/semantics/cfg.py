@@ -107,7 +107,7 @@ class _Builder:
             self.expr(node)
 
     def _s_compound_statement(self, node: Node) -> None:
-        last = node.children[-1] if node.children else None
+        last = node.child(node.child_count - 1) if node.has_error else None
         if last is not None and last.is_missing:  # a brace left open: what follows is not this block's
             self.here(line_of(last)).events.append(("gap", line_of(last)))
         for c in node.named_children:
