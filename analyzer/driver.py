@@ -283,4 +283,6 @@ def trace_of(ctx: DriverContext, op: str, e: Effect) -> tuple[TraceStep, ...]:
 def chain_text(ctx: DriverContext, op: str, e: Effect) -> str:
     fn = ctx.function(op)
     names = [fn.name if fn else op, *(s.callee.split(" (")[0] for s in e.trace)]
+    if e.kind == "write":  # the last step is the member written, not a call
+        return " -> ".join(names[:-1]) + f"() writes {names[-1]}"
     return " -> ".join(names) + "()"

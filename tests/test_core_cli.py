@@ -69,6 +69,8 @@ def test_explain_names_a_configuration_and_what_makes_it() -> None:
         "at drivers/vdpa/tables/replaced.c:105, when m->legacy"
     )
     assert "=> clears the upper layer's maps at 1 site(s):" in proc.stdout
+    assert "via:  rp_legacy_reset() writes vdev->group2asid[0]" in proc.stdout  # a write, not a call
+    assert "via:  rp_legacy_reset -> vhost_iotlb_reset()" in proc.stdout
 
 
 def test_each_configuration_is_a_table_of_the_report_and_says_only_what_its_table_does_not() -> None:
