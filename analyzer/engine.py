@@ -116,7 +116,9 @@ def _gaps_read(index: TreeIndex, read: set[str]) -> list[SourceProblem]:
         outside = [n for n in facts.gap_lines if not any(a <= n <= b for a, b in spans)]
         if outside:
             where = f"line {outside[0]}" if len(outside) == 1 else f"lines {outside[0]}-{outside[-1]}"
-            out.append(SourceProblem(rel, f"could not parse {where} (outside any function analysed)"))
+            lost = ", ".join(f"{name}() at line {line}" for name, line in facts.lost)
+            lost = f"; definitions lost: {lost}" if lost else ""
+            out.append(SourceProblem(rel, f"could not parse {where} (outside any function analysed){lost}"))
     return out
 
 

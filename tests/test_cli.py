@@ -271,6 +271,12 @@ def test_bad_files_inside_a_tree_are_reported_not_skipped(tmp_path: Path) -> Non
 def test_json_lists_unfollowed_calls_at_top_level() -> None:
     """SPEC §4: `unfollowed` is a top-level list naming each call's ops table."""
     data = check_json(FIXTURES / "unknowns")
+    assert {
+        "path": "drivers/vdpa/unk/broken_mr.c",
+        "message": (
+            "could not parse line 1 (outside any function analysed); definitions lost: br_lost_prune() at line 21"
+        ),
+    } in data["errors"]
     by_table = {u["ops_table"]: u for u in data["unfollowed"]}
     assert by_table["br_lost_ops"]["why"] == (
         "cannot analyse br_lost_prune(): drivers/vdpa/unk/broken_mr.c: the definition at line 21 could not be parsed"
