@@ -76,6 +76,15 @@ def check_analysis_gaps(ctx: DriverContext) -> list[Issue]:
             )
             msg = f"{t.name}: the .{op} path calls what the analysis cannot follow: {what}"
             out.append(Issue("VDPA000", *where, msg, trace_of(ctx, op, e), severity="note"))
+    facts = ctx.index.facts(t.path)
+    if not t.configuration_of and facts is not None:
+        for c in facts.runtime_clears:
+            if c.table == t.name and c.variable:
+                msg = (
+                    f"{t.name}: .{c.op} is set at run time to the value of {c.value} "
+                    f"({c.function}() at {c.path}:{c.line}); the function it holds is not followed"
+                )
+                out.append(Issue("VDPA000", c.path, c.line, c.column, msg, severity="note"))
     out.extend(ctx.missing)
     return out
 

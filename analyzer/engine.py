@@ -33,7 +33,8 @@ def _conditional_ops(table: OpsTable, index: TreeIndex) -> dict[str, str]:
     facts = index.facts(table.path)
     for c in facts.runtime_clears if facts else ():
         if c.table == table.base:
-            out[c.op] = f"set to {c.value or 'NULL'} at run time in {c.function}() at {c.path}:{c.line}"
+            to = f"the value of {c.value} (not followed)" if c.variable else c.value or "NULL"
+            out[c.op] = f"set to {to} at run time in {c.function}() at {c.path}:{c.line}"
     if table.configured_op:
         out[table.configured_op] = table.configuration
     return out
@@ -96,11 +97,14 @@ def _driver_report(ctx: DriverContext, index: TreeIndex, findings: tuple[Finding
     )
 
 
-def _where(f: Finding, table: OpsTable) -> tuple[object, ...]:
-    """A finding's rule and place, a configuration's line read as its table's."""
+def _where(f: Finding, table: OpsTable) -> set[tuple[object, ...]]:
+    """What makes two findings one: rule, severity, message (a configuration's name read as
+    its table's) and place, the table's own line also read as "the table"."""
+    what = (f.rule_id, f.severity, f.message.replace(table.name, table.base))
+    out: set[tuple[object, ...]] = {(*what, f.path, f.line, f.column)}
     if (f.path, f.line, f.column) == (table.path, table.line, table.column):
-        return (f.rule_id, f.path, "table")
-    return (f.rule_id, f.path, f.line, f.column)
+        out.add((*what, f.path, "table"))
+    return out
 
 
 def _gaps_read(index: TreeIndex, read: set[str]) -> list[SourceProblem]:
@@ -116,7 +120,7 @@ def _gaps_read(index: TreeIndex, read: set[str]) -> list[SourceProblem]:
         outside = [n for n in facts.gap_lines if not any(a <= n <= b for a, b in spans)]
         if outside:
             where = f"line {outside[0]}" if len(outside) == 1 else f"lines {outside[0]}-{outside[-1]}"
-            lost = ", ".join(f"{name}() at line {line}" for name, line in facts.lost)
+            lost = ", ".join(f"{name}() at line {line}" for name, line, _ in facts.lost)
             lost = f"; definitions lost: {lost}" if lost else ""
             out.append(SourceProblem(rel, f"could not parse {where} (outside any function analysed){lost}"))
     return out
@@ -221,10 +225,11 @@ class Analysis:
                     f = _finding(self.rules[rule_id], issue, table)
                     findings.setdefault((f.rule_id, f.path, f.line, f.column, f.message), f)
             everything = tuple(findings.values())
-            at[table.name] = {_where(f, table) for f in everything}
-            # A configuration reports what its table does not: the same rule at the same
-            # place (the configuration's own line standing for the table's) is said once.
-            kept = tuple(f for f in everything if _where(f, table) not in at.get(table.configuration_of, ()))
+            at[table.name] = {w for f in everything for w in _where(f, table)}
+            # A configuration reports what its table does not: the same finding (its table's
+            # name for its own, its own line or the table's) is said once.
+            said = at.get(table.configuration_of, set())
+            kept = tuple(f for f in everything if said.isdisjoint(_where(f, table)))
             done.append((_driver_report(ctx, index, everything), kept))
         if self.tree.api_header:
             index.touched.add(self.tree.api_header)

@@ -245,11 +245,40 @@ def _runtime_clears(assignments: list[Node], tables: set[str], path: str) -> lis
         if key in copies and member is not None:
             name = _defined_name(fn) or "?"
             value = "" if rtext in ("NULL", "0") else rtext
+            variable = bool(value) and value in _local_names(fn)
             out.append(
                 OpsRuntimeClear(
-                    copies[key], text(member), path, line_of(left), left.start_point[1] + 1, name, value
+                    copies[key],
+                    text(member),
+                    path,
+                    line_of(left),
+                    left.start_point[1] + 1,
+                    name,
+                    value,
+                    variable,
                 )
             )
+    return out
+
+
+def _local_names(fn: Node) -> set[str]:
+    """The parameters and locals a function declares: what an identifier there may be
+    besides a function."""
+    out: set[str] = set()
+    stack = [fn.child_by_field_name("declarator"), fn.child_by_field_name("body")]
+    while stack:
+        n = stack.pop()
+        if n is None:
+            continue
+        if n.type in ("parameter_declaration", "declaration"):
+            for d in n.children_by_field_name("declarator"):
+                name = declared_name(
+                    d.child_by_field_name("declarator") or d if d.type == "init_declarator" else d
+                )
+                if name:
+                    out.add(name)
+        elif n.type != "function_definition":
+            stack.extend(n.named_children)
     return out
 
 
@@ -444,7 +473,7 @@ _CONDITIONAL_RE = re.compile(rb"#[ \t]*(?:if|ifdef|ifndef|elif|else|endif)\b")  
 
 
 def _views_may_help(
-    masked: bytes, functions: dict[tuple[str, int], Function], root: Node, heads: list[tuple[str, int]]
+    masked: bytes, functions: dict[tuple[str, int], Function], root: Node, heads: list[tuple[str, int, bool]]
 ) -> bool:
     """Whether parsing each side of the file's conditionals may mend what the whole file's
     parse could not: a function lost in an ERROR, or one with a gap that a conditional
@@ -480,10 +509,10 @@ def _lost_bodies(root: Node) -> bool:
     )
 
 
-def _lost_heads(root: Node) -> list[tuple[str, int]]:
-    """(name, line) of the function heads an ERROR holds bare, their body not parsed as one
+def _lost_heads(root: Node) -> list[tuple[str, int, bool]]:
+    """(name, line, static) of the function heads an ERROR holds bare, their body not parsed as one
     (an `if (...) {` whose two heads a conditional gives leaves a brace open, say)."""
-    out: list[tuple[str, int]] = []
+    out: list[tuple[str, int, bool]] = []
     stack = [root] if root.has_error else []  # a bare head is a parse error in what holds it
     while stack:
         n = stack.pop()
@@ -495,10 +524,32 @@ def _lost_heads(root: Node) -> list[tuple[str, int]]:
                     continue
                 name_node = c.child_by_field_name("declarator")
                 name = declared_name(name_node) if name_node is not None else None
-                if name:
-                    out.append((name, line_of(c)))
+                if name and name not in _C_KEYWORDS:
+                    out.append((name, line_of(c), _static_before(c)))
             stack.extend(c for c in reversed(n.named_children) if c.has_error)
     return out
+
+
+_C_KEYWORDS = frozenset(("if", "while", "for", "switch", "return", "sizeof", "do", "else", "case", "goto"))
+
+
+def _static_before(head: Node) -> bool:
+    """Whether `static` is among the specifiers just before a bare head."""
+    before = head.prev_named_sibling
+    while before is not None and before.type in (
+        "storage_class_specifier",
+        "type_qualifier",
+        "primitive_type",
+        "type_identifier",
+        "sized_type_specifier",
+        "struct_specifier",
+        "comment",
+        "attribute_specifier",
+    ):
+        if before.type == "storage_class_specifier" and text(before) == "static":
+            return True
+        before = before.prev_named_sibling
+    return False
 
 
 def _body_follows(node: Node) -> bool:
@@ -508,8 +559,8 @@ def _body_follows(node: Node) -> bool:
     return after is not None and after.type in ("{", "compound_statement")
 
 
-def _nested_definitions(fn: Node) -> list[tuple[str, int]]:
-    """(name, line) of the definitions a function with a gap swallowed (a brace left open
+def _nested_definitions(fn: Node) -> list[tuple[str, int, bool]]:
+    """(name, line, static) of the definitions a function with a gap swallowed (a brace left open
     makes the functions after it parse as nested ones, which kernel C has not)."""
     out = []
     body = fn.child_by_field_name("body")
@@ -518,8 +569,8 @@ def _nested_definitions(fn: Node) -> list[tuple[str, int]]:
         n = stack.pop()
         if n.type == "function_definition":
             name = _defined_name(n)
-            if name:
-                out.append((name, line_of(n)))
+            if name and n.start_point[1] == 0:  # not an indented `scoped_guard(rcu) { ... }`
+                out.append((name, line_of(n), _is_static(n)))
         else:
             stack.extend(n.named_children)
     return out

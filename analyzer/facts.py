@@ -149,6 +149,7 @@ class OpsRuntimeClear(NamedTuple):
     column: int
     function: str
     value: str = ""  # "" for NULL
+    variable: bool = False  # value names a parameter or local of the function, not a function
 
 
 _FILE_FIELDS = (
@@ -182,7 +183,7 @@ class FileFacts:
         gap_lines: tuple[int, ...] = (),
         macros: tuple[Function, ...] = (),  # function-like #defines
         iotlb_fields: tuple[str, ...] = (),  # struct members declared as a struct vhost_iotlb (pointer)
-        lost: tuple[tuple[str, int], ...] = (),  # (name, line): function heads whose body did not parse
+        lost: tuple[tuple[str, int, bool], ...] = (),  # (name, line, static): heads whose body did not parse
     ) -> None:
         self.path = path
         self.functions = functions

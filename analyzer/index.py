@@ -271,7 +271,7 @@ def configurations(table: OpsTable, runtime: tuple[OpsRuntimeClear, ...]) -> lis
                 (e.op, other, e.line, e.column, f"chosen when the kernel is built: {e.value_text}")
             )
     for c in runtime:
-        if c.table == table.name and c.value:
+        if c.table == table.name and c.value and not c.variable:
             changes.append(
                 (
                     c.op,
@@ -282,7 +282,11 @@ def configurations(table: OpsTable, runtime: tuple[OpsRuntimeClear, ...]) -> lis
                 )
             )
     out: list[OpsTable] = []
+    seen: set[tuple[str, str]] = set()
     for op, function, line, column, where in changes:
+        if (op, function) in seen:  # the same configuration made in two places: judged at the first
+            continue
+        seen.add((op, function))
         entry = OpsEntry(op, function, line, column, function)
         entries = tuple(e for e in table.entries if e.op != op) + (entry,)
         out.append(
@@ -299,10 +303,11 @@ def configurations(table: OpsTable, runtime: tuple[OpsRuntimeClear, ...]) -> lis
     return out
 
 
-def _lost(facts: FileFacts, name: str) -> SourceProblem | None:
-    """Why name cannot be analysed when its definition in this file did not parse."""
-    for lost, line in facts.lost:
-        if lost == name:
+def _lost(facts: FileFacts, name: str, linked: bool = False) -> SourceProblem | None:
+    """Why name cannot be analysed when its definition in this file did not parse (linked:
+    called from another file, which a static definition cannot be)."""
+    for lost, line, static in facts.lost:
+        if lost == name and not (linked and static):
             return SourceProblem(facts.path, f"the definition at line {line} could not be parsed")
     return None
 
@@ -708,7 +713,7 @@ class TreeIndex:
             problem = self.problems.get(rel)
             if problem is None:
                 facts = self._facts.get(rel)
-                problem = _lost(facts, name) if facts is not None and facts.lost else None
+                problem = _lost(facts, name, rel != from_path) if facts is not None and facts.lost else None
             if problem is not None and _common_prefix(rel, from_path) > nearest_ok:
                 return Resolution(None, problem)
         return Resolution(found)

@@ -60,13 +60,15 @@ def test_explain_prints_the_summary_behind_a_verdict() -> None:
 
 
 def test_explain_names_a_configuration_and_what_makes_it() -> None:
+    source = (FIXTURES / "ops-tables/drivers/vdpa/tables/replaced.c").read_text().splitlines()
+    at = 1 + next(n for n, line in enumerate(source) if "m->ops.reset = rp_legacy_reset; /* expect" in line)
     proc = run_cli("explain", "rp_live_ops[reset=rp_legacy_reset].reset", str(FIXTURES / "ops-tables"))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].startswith("rp_live_ops[reset=rp_legacy_reset] (drivers/vdpa/tables/replaced.c:105)")
+    assert lines[0].startswith(f"rp_live_ops[reset=rp_legacy_reset] (drivers/vdpa/tables/replaced.c:{at})")
     assert lines[1] == (
         "  a configuration of rp_live_ops: .reset set to rp_legacy_reset at run time in rp_probe() "
-        "at drivers/vdpa/tables/replaced.c:105, when m->legacy"
+        f"at drivers/vdpa/tables/replaced.c:{at}, when m->legacy"
     )
     assert "=> clears the upper layer's maps at 1 site(s):" in proc.stdout
     assert "via:  rp_legacy_reset() writes vdev->group2asid[0]" in proc.stdout  # a write, not a call
@@ -89,7 +91,19 @@ def test_each_configuration_is_a_table_of_the_report_and_says_only_what_its_tabl
         for f in data["findings"]
         if "rp_unpaired" in f["ops_table"]["name"]
     )
-    assert said == [("VDPA005", "rp_unpaired_ops"), ("VDPA006", "rp_unpaired_ops")]
+    assert said == [
+        ("VDPA005", "rp_unpaired_built_ops"),
+        ("VDPA005", "rp_unpaired_ops"),
+        ("VDPA006", "rp_unpaired_built_ops"),  # on the `?:` entry: the configuration's own line
+        ("VDPA006", "rp_unpaired_ops"),
+    ]
+    assert "rp_unpaired_built_ops[dma_map=rp_dma_map2]" in verdicts
+    # One configuration for a change made in two places; none for a function held in a variable.
+    names = [d["ops_table"] for d in data["drivers"]]
+    assert names.count("rp_live_ops[reset=rp_legacy_reset]") == 1
+    assert not [
+        n for n in names if n.startswith(("rp_live_ops[reset=board_reset]", "rp_live_ops[reset=chosen]"))
+    ]
 
 
 @pytest.mark.parametrize(

@@ -191,7 +191,7 @@ def test_a_function_head_whose_body_did_not_parse_is_recorded_as_lost() -> None:
     assert [f.name for f in mended.functions] == ["prune", "after"] and mended.lost == ()
     # Neither side does: the head is bare in an ERROR, and recorded with its line.
     lost = extract("b.c", _HEADS_ON_BOTH_SIDES % (b" {", b" {"))
-    assert [f.name for f in lost.functions] == ["after"] and lost.lost == (("prune", 1),)
+    assert [f.name for f in lost.functions] == ["after"] and lost.lost == (("prune", 1, True),)
 
 
 def test_a_function_read_as_nested_in_one_left_open_is_lost_and_a_gap_there() -> None:
@@ -209,7 +209,7 @@ void swallowed(struct d *ld)
 }
 """
     facts = extract("c.c", src)
-    assert [f.name for f in facts.functions] == ["open"] and facts.lost == (("swallowed", 9),)
+    assert [f.name for f in facts.functions] == ["open"] and facts.lost == (("swallowed", 9, False),)
     fn = facts.functions[0]
     events = [e for n in fn.cfg.nodes for e in n.events]
     calls = {e[2] for e in events if e[0] == "call"}

@@ -114,9 +114,15 @@ class _Builder:
             self.stmt(c)
 
     def _s_function_definition(self, node: Node) -> None:
-        # Kernel C has no nested functions: one here is the next function, read into this
-        # one because a brace was left open. Its calls are not this function's.
-        self.here(line_of(node)).events.append(("gap", line_of(node)))
+        # Kernel C has no nested functions. One at column 0 is the next function, read into
+        # this one because a brace was left open: its calls are not this function's. An
+        # indented one is a macro taking a block (`scoped_guard(rcu) { ... }`): the block runs.
+        if node.start_point[1] == 0:
+            self.here(line_of(node)).events.append(("gap", line_of(node)))
+            return
+        body = node.child_by_field_name("body")
+        if body is not None:
+            self.stmt(body)
 
     def _s_expression_statement(self, node: Node) -> None:
         for c in node.named_children:
