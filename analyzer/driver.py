@@ -242,7 +242,7 @@ class DriverContext:
         if not t.configuration_of:
             return ""
         for literals, c, names in self.runtime_changes():
-            if (c.path, c.line, c.column, c.op) == (t.path, t.line, t.column, t.configured_op):
+            if (c.path, c.line, c.column) == (t.path, t.line, t.column) and c.op in t.configured_ops:
                 shown = " && ".join(C.show_literals(literals, names))
                 return f"{t.configuration}, when {shown}" if shown else t.configuration
         return t.configuration
@@ -260,7 +260,7 @@ def trace_of(ctx: DriverContext, op: str, e: Effect) -> tuple[TraceStep, ...]:
     steps = []
     if entry is not None:
         note = f".{op} = {name} in {ctx.table.name}"
-        if op == ctx.table.configured_op:
+        if op in ctx.table.configured_ops:
             note += f" ({ctx.configuration()})"
         steps.append(TraceStep(name, ctx.table.path, entry.line, entry.column, note))
     for n, s in enumerate(e.trace, 1):

@@ -35,8 +35,8 @@ def _conditional_ops(table: OpsTable, index: TreeIndex) -> dict[str, str]:
         if c.table == table.base:
             to = f"the value of {c.value} (not followed)" if c.variable else c.value or "NULL"
             out[c.op] = f"set to {to} at run time in {c.function}() at {c.path}:{c.line}"
-    if table.configured_op:
-        out[table.configured_op] = table.configuration
+    for op in table.configured_ops:
+        out[op] = table.configuration
     return out
 
 

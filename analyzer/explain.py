@@ -87,7 +87,8 @@ def explain(paths: list[str], spec: str, rules: dict[str, Rule]) -> str:
         out.append(f"{table.name} ({table.path}:{table.line}); API: {index.api.describe()}")
         if table.configuration_of:
             out.append(
-                f"  a configuration of {table.configuration_of}: .{table.configured_op} {ctx.configuration()}"
+                f"  a configuration of {table.configuration_of}: {', '.join('.' + o for o in table.configured_ops)} "
+                f"{ctx.configuration()}"
             )
         region = ctx.region()
         out.append(f"  upper layer's region (what .set_map/.dma_map write): {len(region)} range(s)")

@@ -153,6 +153,35 @@ def _merge_views(fn: Function, views: list[Function]) -> Function:
     )
 
 
+def _join_alternatives(functions: dict[tuple[str, int], Function]) -> None:
+    """A name defined twice in one file is defined on the sides of a conditional (C allows
+    one definition): one function that may run any of them, at the first one's place."""
+    by_name: dict[str, list[tuple[str, int]]] = {}
+    for key in functions:
+        by_name.setdefault(key[0], []).append(key)
+    for keys in by_name.values():
+        if len(keys) < 2:
+            continue
+        defs = [functions.pop(k) for k in sorted(keys, key=lambda k: k[1])]
+        first = defs[0]
+
+        def cfg(defs: list[Function] = defs) -> Cfg:
+            return join_views([d.cfg for d in defs])
+
+        functions[(first.name, first.line)] = Function(
+            first.name,
+            first.path,
+            first.line,
+            first.column,
+            max(d.end_line for d in defs),
+            first.static,
+            first.params,
+            tuple(sorted({n for d in defs for n in d.gap_lines})),
+            cfg,
+            param_types=first.param_types,
+        )
+
+
 def _ops_table(node: Node, path: str) -> OpsTable | None:
     type_node = node.child_by_field_name("type")
     if type_node is None or type_node.type != "struct_specifier":
@@ -246,6 +275,13 @@ def _runtime_clears(assignments: list[Node], tables: set[str], path: str) -> lis
             name = _defined_name(fn) or "?"
             value = "" if rtext in ("NULL", "0") else rtext
             variable = bool(value) and value in _local_names(fn)
+            block = a.parent
+            while block is not None and block.type not in (
+                "compound_statement",
+                "if_statement",
+                "case_statement",
+            ):
+                block = block.parent
             out.append(
                 OpsRuntimeClear(
                     copies[key],
@@ -256,6 +292,7 @@ def _runtime_clears(assignments: list[Node], tables: set[str], path: str) -> lis
                     name,
                     value,
                     variable,
+                    block.start_byte if block is not None else 0,
                 )
             )
     return out
@@ -333,6 +370,7 @@ def extract(path: str, src: bytes, config: KernelConfig | None = None) -> FileFa
                     heads.extend(_nested_definitions(n))
     if _views_may_help(masked, functions, root, heads):
         _add_views(path, masked, functions)
+    _join_alternatives(functions)
     defined = {f.name for f in functions.values()}
     lost = tuple(h for h in heads if h[0] not in defined)
     tables = [t for n in tops if n.type == "declaration" for t in [_ops_table(n, path)] if t is not None]

@@ -123,7 +123,7 @@ class OpsTable(NamedTuple):
     # at build time (a `?:` entry) or at run time (a copy's member set); `configuration` says
     # where. Its name is the table's with the change: `x_ops[reset=x_other_reset]`.
     configuration_of: str = ""
-    configured_op: str = ""
+    configured_ops: tuple[str, ...] = ()
     configuration: str = ""
 
     @property
@@ -150,6 +150,7 @@ class OpsRuntimeClear(NamedTuple):
     function: str
     value: str = ""  # "" for NULL
     variable: bool = False  # value names a parameter or local of the function, not a function
+    group: int = 0  # sets made in one block (one condition) share it: one configuration
 
 
 _FILE_FIELDS = (

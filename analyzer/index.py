@@ -261,42 +261,51 @@ class Resolution(NamedTuple):
 
 
 def configurations(table: OpsTable, runtime: tuple[OpsRuntimeClear, ...]) -> list[OpsTable]:
-    """The table with one op given another function, for each other function it may have:
-    a branch of a `?:` entry (chosen at build time), or a member a copy of the table is
-    set to at run time. Each is judged as a table of its own (one change at a time)."""
-    changes: list[tuple[str, str, int, int, str]] = []  # op, function, line, column, where
+    """The table with its ops given other functions, for each configuration that may be: a
+    branch of a `?:` entry (chosen at build time), or the members a copy of the table is set
+    to in one block of one function at run time (under one condition, together). Each is
+    judged as a table of its own."""
+    changes: list[
+        tuple[tuple[tuple[str, str], ...], int, int, str]
+    ] = []  # (op, function)s, line, column, where
     for e in table.entries:
         for other in e.alternatives:
             changes.append(
-                (e.op, other, e.line, e.column, f"chosen when the kernel is built: {e.value_text}")
+                (((e.op, other),), e.line, e.column, f"chosen when the kernel is built: {e.value_text}")
             )
+    blocks: dict[tuple[str, str, int], list[OpsRuntimeClear]] = {}
     for c in runtime:
         if c.table == table.name and c.value and not c.variable:
-            changes.append(
-                (
-                    c.op,
-                    c.value,
-                    c.line,
-                    c.column,
-                    f"set to {c.value} at run time in {c.function}() at {c.path}:{c.line}",
-                )
-            )
+            blocks.setdefault((c.path, c.function, c.group), []).append(c)
+    for sets in blocks.values():
+        first = sets[0]
+        made = {c.op: c.value for c in sets}  # the last set of an op in the block holds
+        what = (
+            f"set to {first.value}"
+            if len(made) == 1
+            else "set to " + " and ".join(f"{fn} (.{op})" for op, fn in made.items())
+        )
+        where = f"{what} at run time in {first.function}() at {first.path}:{first.line}"
+        changes.append((tuple(made.items()), first.line, first.column, where))
     out: list[OpsTable] = []
-    seen: set[tuple[str, str]] = set()
-    for op, function, line, column, where in changes:
-        if (op, function) in seen:  # the same configuration made in two places: judged at the first
+    seen: set[str] = set()
+    for made_ops, line, column, where in changes:
+        name = f"{table.name}[{','.join(f'{op}={fn}' for op, fn in made_ops)}]"
+        if name in seen:  # the same configuration made in two places: judged at the first
             continue
-        seen.add((op, function))
-        entry = OpsEntry(op, function, line, column, function)
-        entries = tuple(e for e in table.entries if e.op != op) + (entry,)
+        seen.add(name)
+        ops = {op for op, _ in made_ops}
+        entries = tuple(e for e in table.entries if e.op not in ops) + tuple(
+            OpsEntry(op, fn, line, column, fn) for op, fn in made_ops
+        )
         out.append(
             table._replace(
-                name=f"{table.name}[{op}={function}]",
+                name=name,
                 line=line,
                 column=column,
                 entries=entries,
                 configuration_of=table.name,
-                configured_op=op,
+                configured_ops=tuple(op for op, _ in made_ops),
                 configuration=where,
             )
         )

@@ -258,7 +258,15 @@ static int probe(struct m *m, void (*hook)(void))
 \treturn 0;
 }
 """
-    got = [(c.table, c.op, c.line, c.function, c.value) for c in extract("p.c", src).runtime_clears]
+    clears = extract("p.c", src).runtime_clears
+    got = [(c.table, c.op, c.line, c.function, c.value) for c in clears]
+    assert len({c.group for c in clears}) == 3  # each under its own `if`, the last in the body
+    together = src.replace(
+        b"\tif (m->a)\n\t\tm->ops.reset = other_reset;\n",
+        b"\tif (m->a) {\n\t\tm->ops.reset = other_reset;\n\t\tm->ops.suspend = other_suspend;\n\t}\n",
+    )
+    first, second = extract("q.c", together).runtime_clears[:2]
+    assert (first.op, second.op, first.group == second.group) == ("reset", "suspend", True)
     assert got == [
         ("ops", "reset", 6, "probe", "other_reset"),
         ("ops", "suspend", 8, "probe", ""),
