@@ -111,6 +111,12 @@ class _Handoff:
             os.close(self.ready_w)
             self.ready_w = -1
 
+    def ready(self) -> bool:  # pragma: no cover - runs in the forked worker
+        """Whether fetch() would not wait."""
+        import select
+
+        return bool(self.value) or bool(select.select([self.ready_r], [], [], 0)[0])
+
     def fetch(self) -> Any:  # pragma: no cover - runs in the forked worker
         if not self.value:
             if os.read(self.ready_r, 1) != b"\1":
@@ -149,13 +155,13 @@ def fork_map(
     in_worker: Callable[[], None] = lambda: None,
     progress: Callable[[int, int], None] = lambda started, total: None,
     shared: Callable[[], Any] | None = None,
-    adopt: Callable[[Callable[[], Any]], None] = lambda fetch: None,
+    adopt: Callable[[Callable[[], Any], Callable[[], bool]], None] = lambda fetch, ready: None,
 ) -> tuple[list[R], list[Any]]:
     """run(task) for every task, on `workers` processes (this one included). Returns the
     results in task order and the final() value of every forked worker that finished.
     in_worker() runs first in each forked worker (silence progress output there);
     progress(started, total) is called here as tasks are taken by any process. shared(),
-    when given, runs here once the workers are forked; each worker is handed adopt(fetch),
+    when given, runs here once the workers are forked; each worker is handed adopt(fetch, ready),
     and fetch() returns shared()'s value (waiting for it) in the worker. Without workers,
     shared() runs before the tasks."""
     done: dict[int, R] = {}
@@ -175,7 +181,7 @@ def fork_map(
                         in_worker()
                         if handoff is not None:
                             handoff.close_writer()
-                            adopt(handoff.fetch)
+                            adopt(handoff.fetch, handoff.ready)
 
                     _work(tasks, run, final, prepare, order_r, order_w, out_r, out_w)
                 os.close(out_w)

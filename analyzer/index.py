@@ -354,6 +354,8 @@ class TreeIndex:
         self._index_memo: IndexMemo | None = None
         self._fn_members: dict[str, list[tuple[str, str]]] = {}
         self._api: VdpaApi | None = None
+        self._shared_ready: Callable[[], bool] = lambda: True
+        self._ahead: dict[str, FileFacts] = {}  # parsed while waiting for the shared index
         self._fetch_shared: Callable[[], tuple[Any, ...]] | None = None  # a forked worker's
         # What one table's analysis read: the gate re-analyses a table only when one of
         # these files changes, or a changed file defines one of these names.
@@ -365,6 +367,7 @@ class TreeIndex:
         self.scan = scan
         for rel in changed:
             self._facts.pop(rel, None)
+            self._ahead.pop(rel, None)
             self._defines.pop(rel, None)
             self._raw.pop(rel, None)
             self.problems.pop(rel, None)
@@ -416,7 +419,7 @@ class TreeIndex:
             if data is not None:
                 facts = self.cache.get(rel, data) if self.cache and self.config is None else None
                 if facts is None:
-                    facts = extract(rel, data, self.config)
+                    facts = self._ahead.pop(rel, None) or extract(rel, data, self.config)
                     if self.cache and self.config is None:
                         self._to_store.append((rel, data, facts))
             self._facts[rel] = facts
@@ -533,15 +536,18 @@ class TreeIndex:
             dict(self.problems),
         )
 
-    def adopt(self, fetch: Callable[[], tuple[Any, ...]]) -> None:
-        """In a worker: take the shared index from fetch() when it is first needed."""
+    def adopt(self, fetch: Callable[[], tuple[Any, ...]], ready: Callable[[], bool] = lambda: True) -> None:
+        """In a worker: take the shared index from fetch() when it is first needed; until
+        ready() says it is there, parse ahead the files the analysis will likely read."""
         if self._def_files is None or self._api is None:
             self._fetch_shared = fetch
+            self._shared_ready = ready
 
     def _adopt_shared(self) -> None:
         fetch, self._fetch_shared = self._fetch_shared, None
         if fetch is None:
             return
+        self._parse_ahead(self._shared_ready)
         api, def_files, def_names, stores, fn_members, members, digests, problems = fetch()
         self._api = self._api or api
         if self._def_files is None:
@@ -549,6 +555,30 @@ class TreeIndex:
             self._fn_members, self._members, self._digests = fn_members, members, digests
         for rel, problem in problems.items():
             self.problems.setdefault(rel, problem)
+
+    def _parse_ahead(self, ready: Callable[[], bool]) -> None:
+        """While waiting for the shared index: parse the C files of the drivers whose tables
+        this process has parsed (a driver's directory below drivers/vdpa, say), its own
+        directory first. Their facts are kept aside, not registered, so what resolution sees
+        is what it would see without this (only when a file is parsed changes)."""
+        dirs = {rel.rsplit("/", 1)[0] for rel, f in self._facts.items() if f is not None and f.tables}
+        roots = {d.rsplit("/", 1)[0] if d.count("/") > 2 else d for d in dirs}
+        ahead = sorted(
+            (
+                rel
+                for rel in self.scan.tree_files
+                if rel.endswith(".c")
+                and rel not in self._facts
+                and any(rel.startswith(r + "/") for r in roots)
+            ),
+            key=lambda rel: (rel.rsplit("/", 1)[0] not in dirs, rel),
+        )
+        for rel in ahead:
+            if ready():
+                return
+            data = self.raw(rel)
+            if data is not None and self.config is None and rel not in self.problems:
+                self._ahead[rel] = extract(rel, data)
 
     def _mentioning(self, needle: bytes) -> list[str]:
         """Analysed files whose bytes contain needle, or that cannot be read at all. A large

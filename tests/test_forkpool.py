@@ -94,3 +94,27 @@ def _report(path: str, jobs: int) -> dict:
 @pytest.mark.parametrize("tree", sorted(p.name for p in FIXTURES.iterdir() if p.is_dir()))
 def test_fixture_trees_judged_the_same_on_one_process_and_on_three(tree: str) -> None:
     assert _report(str(FIXTURES / tree), 3) == _report(str(FIXTURES / tree), 1)
+
+
+def test_a_worker_waiting_for_the_shared_index_parses_its_drivers_files_ahead_unregistered() -> None:
+    from analyzer.extract import extract
+    from analyzer.index import TreeIndex
+    from analyzer.source import scan
+
+    tree = FIXTURES / "demo-kernel"
+    index = TreeIndex(scan([str(tree)]))
+    index.facts("drivers/vdpa/legacy_vdpa/legacy_main.c")  # a table file this process took
+    registered = set(index._globals)
+    polls = []
+    index._parse_ahead(lambda: bool(polls.append(1)) and False)  # never ready: parse them all
+    assert set(index._ahead) == {"drivers/vdpa/legacy_vdpa/legacy_mr.c"}  # its driver's other file
+    assert set(index._globals) == registered  # resolution sees nothing it would not see without it
+    ahead = index._ahead["drivers/vdpa/legacy_vdpa/legacy_mr.c"]
+    assert index.facts("drivers/vdpa/legacy_vdpa/legacy_mr.c") is ahead and not index._ahead
+    raw = (tree / "drivers/vdpa/legacy_vdpa/legacy_mr.c").read_bytes()
+    assert ahead == extract("drivers/vdpa/legacy_vdpa/legacy_mr.c", raw)
+    # Ready at once: nothing is parsed ahead.
+    fresh = TreeIndex(scan([str(tree)]))
+    fresh.facts("drivers/vdpa/legacy_vdpa/legacy_main.c")
+    fresh._parse_ahead(lambda: True)
+    assert fresh._ahead == {}
