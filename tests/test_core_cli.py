@@ -73,6 +73,11 @@ def test_explain_names_a_configuration_and_what_makes_it() -> None:
     assert "=> clears the upper layer's maps at 1 site(s):" in proc.stdout
     assert "via:  rp_legacy_reset() writes vdev->group2asid[0]" in proc.stdout  # a write, not a call
     assert "via:  rp_legacy_reset -> vhost_iotlb_reset()" in proc.stdout
+    # A later set of the same member keeps its own conditions.
+    later = run_cli("explain", "rp_live_ops[reset=rp_quirk_reset]", str(FIXTURES / "ops-tables"))
+    assert later.stdout.splitlines()[1].endswith(
+        f"at run time in rp_probe() at drivers/vdpa/tables/replaced.c:{at + 2}, when m->quirk"
+    )
 
 
 def test_each_configuration_is_a_table_of_the_report_and_says_only_what_its_table_does_not() -> None:

@@ -80,7 +80,11 @@ class Effect(NamedTuple):
         the shortest trace kept): summaries stay as small as the code they describe."""
         if self.kind == "write":  # VDPA008 asks which members are written, and from what
             ch = V.chain(self.obj)
-            return (self.kind, ch[-1] if ch else repr(self.obj), V.mentions_param(self.value))
+            # A named function or NULL stored is told apart (a copied ops table's members set
+            # to one function under one condition and to NULL under another: each keeps its
+            # own site and conditions); other values are not, so summaries stay bounded.
+            stored = self.value if self.value == V.ZERO or self.value[:1] == ("id",) else None
+            return (self.kind, ch[-1] if ch else repr(self.obj), V.mentions_param(self.value), stored)
         if self.kind == "extern":  # whether it matters depends on what it is passed
             return (
                 self.kind,
