@@ -117,6 +117,8 @@ def compat_dropped(base: Result, state: Result, rule: Rule | None) -> list[Findi
     out = []
     for d in state.drivers:
         old = before.get((d.driver, d.table.name))
+        if old is None and d.table.configuration_of:  # a configuration new here: its table at base
+            old = before.get((d.driver, d.table.configuration_of))
         # Only a definite change counts: cleared at base, certainly not at this state (an
         # unknown on the path is reported as VDPA000, not taken for a dropped behaviour).
         if old is None or _old_userspace_clears(old) is not True or _old_userspace_clears(d) is not False:

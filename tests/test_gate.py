@@ -86,6 +86,29 @@ def test_dropping_compat_reset_from_a_compliant_reset_is_vdpa009(demo_repo: Path
     assert "no longer does" in p["introduced"][0]["message"]
 
 
+@pytest.mark.parametrize("lean_first", [True, False])
+def test_a_build_choice_that_drops_compat_reset_is_vdpa009_whichever_branch_it_is(
+    tmp_path: Path, lean_first: bool
+) -> None:
+    repo = repo_from(FIXTURES / "demo-kernel", tmp_path / "repo")
+    lean = "static int good_lean_compat_reset(struct vdpa_device *vdev, u32 flags)\n{\n\treturn good_reset(vdev);\n}\n\n"
+    branches = ("good_lean_compat_reset", "good_compat_reset")[:: 1 if lean_first else -1]
+    text = (repo / GOOD).read_text()
+    text = text.replace("static int good_reset_map(", lean + "static int good_reset_map(", 1)
+    text = text.replace(
+        "\t.compat_reset = good_compat_reset, /* ok: VDPA004 */\n",
+        f"\t.compat_reset = IS_ENABLED(CONFIG_GOOD_LEAN) ? {branches[0]} : {branches[1]},\n",
+    )
+    commit(repo, "good_vdpa: a lean compat_reset when built so", {GOOD: text})
+    code, data, _ = _gate("--repo", str(repo), "--base", "HEAD~1")
+    assert code == 1
+    [p] = data["patches"]
+    dropped = [f["ops_table"]["name"] for f in p["introduced"] if f["rule_id"] == "VDPA009"]
+    # The build that takes the lean branch drops old userspace's maps-cleared reset: the table
+    # itself when it is the first branch, its configuration when it is the other.
+    assert dropped == (["good_ops"] if lean_first else ["good_ops[compat_reset=good_lean_compat_reset]"])
+
+
 def test_code_that_moves_is_not_new(demo_repo: Path) -> None:
     text = (demo_repo / LEGACY_MR).read_text()
     prune = text[text.index("static void legacy_prune") : text.index("void legacy_teardown_mr")]
