@@ -105,6 +105,14 @@ def callee_name(call: Node) -> str | None:
     return None
 
 
+def swallowed(definition: Node) -> bool:
+    """Whether a function definition nested in another is the next function of the file,
+    read into the one before because a brace was left open: kernel C has no nested
+    functions, and a function starts at column 0. An indented one is a macro taking a
+    block (`scoped_guard(rcu) { ... }`), which the parser reads as a definition."""
+    return definition.start_point[1] == 0
+
+
 def line_of(node: Node) -> int:
     return node.start_point[0] + 1
 

@@ -13,7 +13,7 @@ from analyzer.bytescan import line_starts, whole_words
 from analyzer.cconfig import KernelConfig, resolve_config
 from analyzer.cexpr import parse_int_literal
 from analyzer.cmask import conditional_variants, mask_kernel_idioms
-from analyzer.cparse import captures, declared_name, gaps, line_of, parse, text
+from analyzer.cparse import captures, declared_name, gaps, line_of, parse, swallowed, text
 from analyzer.facts import FileFacts, Function, OpsEntry, OpsRuntimeClear, OpsTable
 from analyzer.semantics.cfg import build_cfg, join_views
 from analyzer.semantics.graph import Cfg, CfgNode
@@ -85,12 +85,19 @@ def _walk_top(node: Node) -> list[Node]:
         n = stack.pop()
         if n.type in ("function_definition", "declaration"):
             out.append(n)
-        elif n.type.startswith("preproc_") or n.type == "ERROR" or n.type in _TOP_WRAPPERS:
+        elif _holds_top(n):
             stack.extend(reversed(n.named_children))
     return out
 
 
-_TOP_WRAPPERS = ("else_clause", "linkage_specification", "declaration_list")
+def _holds_top(node: Node) -> bool:
+    """Whether a node at file scope holds file-scope definitions (conditionals, ERROR)."""
+    return node.type.startswith("preproc_") or node.type in (
+        "ERROR",
+        "else_clause",
+        "linkage_specification",
+        "declaration_list",
+    )
 
 
 def _gap_lines(node: Node) -> tuple[int, ...]:
@@ -554,7 +561,7 @@ def _lost_heads(root: Node) -> list[tuple[str, int, bool]]:
     stack = [root] if root.has_error else []  # a bare head is a parse error in what holds it
     while stack:
         n = stack.pop()
-        if n is root or n.type == "ERROR" or n.type.startswith("preproc_") or n.type in _TOP_WRAPPERS:
+        if n is root or _holds_top(n):
             for c in n.named_children:
                 # A declarator bare where C has only declarations and definitions, and a
                 # brace after it (not a macro call the parser took for one, `module_exit(f)`).
@@ -607,7 +614,7 @@ def _nested_definitions(fn: Node) -> list[tuple[str, int, bool]]:
         n = stack.pop()
         if n.type == "function_definition":
             name = _defined_name(n)
-            if name and n.start_point[1] == 0:  # not an indented `scoped_guard(rcu) { ... }`
+            if name and swallowed(n):
                 out.append((name, line_of(n), _is_static(n)))
         else:
             stack.extend(n.named_children)

@@ -561,8 +561,9 @@ class TreeIndex:
         this process has parsed (a driver's directory below drivers/vdpa, say), its own
         directory first. Their facts are kept aside, not registered, so what resolution sees
         is what it would see without this (only when a file is parsed changes)."""
-        dirs = {rel.rsplit("/", 1)[0] for rel, f in self._facts.items() if f is not None and f.tables}
-        roots = {d.rsplit("/", 1)[0] if d.count("/") > 2 else d for d in dirs}
+        tables = [rel for rel, f in self._facts.items() if f is not None and f.tables]
+        dirs = {rel.rsplit("/", 1)[0] for rel in tables}
+        roots = {driver_root(rel) for rel in tables}
         ahead = sorted(
             (
                 rel

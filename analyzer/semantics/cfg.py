@@ -18,7 +18,7 @@ from typing import Any
 from tree_sitter import Node
 
 from analyzer.cexpr import parse_int_literal
-from analyzer.cparse import callee_name, declared_name, line_of, text
+from analyzer.cparse import callee_name, declared_name, line_of, swallowed, text
 from analyzer.semantics.graph import Cfg, CfgNode, Event, Term
 from analyzer.semantics.values import ONE, ZERO, Value, const, unknown
 
@@ -114,10 +114,9 @@ class _Builder:
             self.stmt(c)
 
     def _s_function_definition(self, node: Node) -> None:
-        # Kernel C has no nested functions. One at column 0 is the next function, read into
-        # this one because a brace was left open: its calls are not this function's. An
-        # indented one is a macro taking a block (`scoped_guard(rcu) { ... }`): the block runs.
-        if node.start_point[1] == 0:
+        # The next function, read into this one: its calls are not this function's. Else a
+        # macro taking a block: the block runs.
+        if swallowed(node):
             self.here(line_of(node)).events.append(("gap", line_of(node)))
             return
         body = node.child_by_field_name("body")
